@@ -1,0 +1,34 @@
+# The command contract of COURSE.md: book, test, release, grade, lab.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp records a finished install; a change to the pins makes it stale.
+STAMP := $(VENV)/.installed
+
+.PHONY: book test release grade lab formgrader clean
+
+$(STAMP): requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2
+
+release: $(STAMP)
+	$(PY) -m autograder.release
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" -a -n "$(OUT)" || { echo "usage: make grade SUBMISSIONS=dir OUT=dir"; exit 2; }
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)"
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean:
+	rm -rf _build

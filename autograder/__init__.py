@@ -1,0 +1,1 @@
+"""nbgrader configuration and the grading tooling of the course (instructor side)."""

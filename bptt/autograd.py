@@ -1,0 +1,85 @@
+"""Gradients of the course's RNNs by torch.autograd, for cross-checks (chapter 4).
+
+These functions rebuild the forward passes of ``bptt.rnn`` in torch (float64)
+and let autograd differentiate them; they are the independent reference that
+hand-written backward passes are compared with. Same loss convention as
+``bptt.rnn``: the mean over time steps and over the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bptt.rnn import LINEAR_PARAMS, TANH_PARAMS, check_rnn_inputs
+
+
+def _leaves(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in arrays.items()}
+
+
+def _numpy_grads(leaves: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.grad.numpy().copy() for k, v in leaves.items()}
+
+
+def linear_rnn_autograd(X, h0, params: dict, Y) -> tuple[float, dict[str, np.ndarray]]:
+    """Loss and gradients of the linear RNN (9.7.9) with the squared loss.
+
+    Parameters
+    ----------
+    X : (T, B, d); h0 : (B, h); params : W_hx, W_hh, W_qh; Y : (T, B, q) targets.
+
+    Returns
+    -------
+    L : float, ``1/(T B) sum 1/2 |o_t - y_t|^2``.
+    grads : dict with ``W_hx``, ``W_hh``, ``W_qh``, ``X``, ``h0`` and ``H``
+    (T, B, h), the total derivatives dL/dh_t.
+    """
+    X, h0, P = check_rnn_inputs(X, h0, params, LINEAR_PARAMS)
+    leaves = _leaves({**P, "X": X, "h0": h0})
+    h, states = leaves["h0"], []
+    for x in leaves["X"]:
+        h = x @ leaves["W_hx"].T + h @ leaves["W_hh"].T
+        h.retain_grad()
+        states.append(h)
+    O = torch.stack(states) @ leaves["W_qh"].T
+    T, B = X.shape[:2]
+    loss = 0.5 * ((O - torch.tensor(np.asarray(Y, dtype=np.float64))) ** 2).sum() / (T * B)
+    loss.backward()
+    grads = _numpy_grads(leaves)
+    grads["H"] = np.stack([s.grad.numpy() for s in states])
+    return loss.item(), grads
+
+
+def tanh_rnn_autograd(X, h0, params: dict, targets) -> tuple[float, dict[str, np.ndarray]]:
+    """Loss and gradients of the tanh RNN with softmax cross-entropy.
+
+    Parameters
+    ----------
+    X : (T, B, d); h0 : (B, h); params : W_hx, W_hh, b_h, W_qh, b_q;
+    targets : (T, B) integer classes.
+
+    Returns
+    -------
+    L : float, the mean cross-entropy over time and batch.
+    grads : dict with every parameter, ``X``, ``h0``, ``H`` (T, B, h), the
+    total derivatives dL/dh_t, and ``Z`` (T, B, q), the partial derivatives
+    dL/dz_t of the loss with respect to the logits.
+    """
+    X, h0, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
+    leaves = _leaves({**P, "X": X, "h0": h0})
+    h, states = leaves["h0"], []
+    for x in leaves["X"]:
+        h = torch.tanh(x @ leaves["W_hx"].T + h @ leaves["W_hh"].T + leaves["b_h"])
+        h.retain_grad()
+        states.append(h)
+    Z = torch.stack(states) @ leaves["W_qh"].T + leaves["b_q"]
+    Z.retain_grad()
+    q = Z.shape[-1]
+    loss = torch.nn.functional.cross_entropy(
+        Z.reshape(-1, q), torch.tensor(np.asarray(targets, dtype=np.int64)).reshape(-1))
+    loss.backward()
+    grads = _numpy_grads(leaves)
+    grads["H"] = np.stack([s.grad.numpy() for s in states])
+    grads["Z"] = Z.grad.numpy().copy()
+    return loss.item(), grads

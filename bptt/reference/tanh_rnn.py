@@ -1,0 +1,60 @@
+"""Reference backward pass of the tanh RNN with softmax cross-entropy (chapter 4 exercises).
+
+Loss convention: L is the mean cross-entropy over the T steps and B sequences,
+so every gradient carries the factor 1/(T B).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bptt.rnn import TanhRNNCache, TanhStepCache, softmax
+from bptt.validation import as_class_indices, as_float_array, require_shape
+
+
+def softmax_cross_entropy_backward(Z: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """dL/dz_t = (softmax(z_t) - onehot(y_t)) / (T B); Z (T, B, q), targets (T, B) -> (T, B, q)."""
+    Z = as_float_array("Z", Z, 3)
+    targets = as_class_indices("targets", targets, Z.shape[:2], Z.shape[2])
+    dZ = softmax(Z)
+    np.put_along_axis(dZ, targets[..., None],
+                      np.take_along_axis(dZ, targets[..., None], axis=-1) - 1.0, axis=-1)
+    return dZ / (Z.shape[0] * Z.shape[1])
+
+
+def tanh_step_backward(dh: np.ndarray, cache: TanhStepCache
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backward through ``h = tanh(W_hx x + W_hh h_prev + b_h)``.
+
+    dh (B, h) is the total derivative dL/dh; returns dx (B, d), dh_prev (B, h),
+    dW_hx (h, d), dW_hh (h, h), db_h (h,).
+    """
+    delta = dh * (1.0 - cache.h ** 2)
+    return (delta @ cache.W_hx, delta @ cache.W_hh, delta.T @ cache.x,
+            delta.T @ cache.h_prev, delta.sum(axis=0))
+
+
+def tanh_rnn_backward(dZ: np.ndarray, cache: TanhRNNCache) -> dict[str, np.ndarray]:
+    """BPTT through the tanh RNN; dZ (T, B, q) holds dL/dz_t.
+
+    Returns the gradients W_hx, W_hh, b_h, W_qh, b_q, X (T, B, d), h0 (B, h)
+    and H (T, B, h), the total derivatives dL/dh_t.
+    """
+    H, W_qh = cache.H, cache.W_qh
+    dZ = as_float_array("dZ", dZ, 3)
+    require_shape("dZ", dZ, H.shape[:2] + W_qh.shape[:1])
+    first = cache.steps[0]
+    grads = {"W_hx": np.zeros_like(first.W_hx), "W_hh": np.zeros_like(first.W_hh),
+             "b_h": np.zeros(H.shape[2]), "W_qh": np.einsum("tbq,tbh->qh", dZ, H),
+             "b_q": dZ.sum(axis=(0, 1)), "X": np.zeros(H.shape[:2] + first.x.shape[1:]),
+             "H": np.zeros_like(H)}
+    dh_next = np.zeros_like(H[0])
+    for t in reversed(range(H.shape[0])):
+        grads["H"][t] = dh_next + dZ[t] @ W_qh
+        grads["X"][t], dh_next, dW_hx, dW_hh, db_h = tanh_step_backward(grads["H"][t],
+                                                                        cache.steps[t])
+        grads["W_hx"] += dW_hx
+        grads["W_hh"] += dW_hh
+        grads["b_h"] += db_h
+    grads["h0"] = dh_next
+    return grads

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp records a finished install; a change to the pins makes it stale.
 STAMP := $(VENV)/.installed
 
-.PHONY: book test release grade lab formgrader clean
+.PHONY: book test release grade lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	rm -rf $(VENV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
 
@@ -13,6 +14,8 @@ class HideTestInternals(Preprocessor):
     A traceback through a hidden check would print the check's source lines;
     the error's type and message (which say what is off and by how much) stay.
     """
+
+    enabled = Bool(True)
 
     def preprocess(self, nb, resources):
         clear = ClearHiddenTests(parent=self.parent)

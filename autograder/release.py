@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
@@ -16,15 +17,16 @@ from nbgrader.coursedir import CourseDirectory
 from autograder.course import NOTEBOOKS, assignments, load_config
 
 
-def release_all() -> list[str]:
-    """Regenerate every assignment; return the assignment ids."""
+def release_all(dest: Path = NOTEBOOKS) -> list[str]:
+    """Regenerate every assignment into ``dest``; return the assignment ids."""
     config = load_config()
+    config.CourseDirectory.release_directory = str(dest.resolve())
     config.GenerateAssignment.no_database = True
     config.SaveCells.enabled = False
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     released = assignments()
-    for stale in set(p.name for p in NOTEBOOKS.glob("*") if p.is_dir()) - set(released):
-        shutil.rmtree(NOTEBOOKS / stale)
+    for stale in set(p.name for p in dest.glob("*") if p.is_dir()) - set(released):
+        shutil.rmtree(dest / stale)
     for assignment in released:
         result = api.generate_assignment(assignment, force=True, create=False)
         if not result["success"]:

@@ -44,7 +44,8 @@ _tripped: list[str] = []
 
 
 def _record_trip() -> None:
-    _tripped.append(sys._getframe(2).f_code.co_qualname)
+    # Frame 1 is the tripwire running under the forbidden function's name.
+    _tripped.append(sys._getframe(1).f_code.co_qualname)
 
 
 def _tripwire(*args, **kwargs):

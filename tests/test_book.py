@@ -1,0 +1,43 @@
+"""The book builds from scratch with warnings as errors, and ships no answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+CHAPTERS = ["book/ch04-bptt-in-detail"]
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    done = subprocess.run([str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out),
+                           "--warningiserror", "--nitpick", "--keep-going"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    return out / "_build" / "html"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_is_built_with_math_and_figures(html, chapter):
+    page = (html / f"{chapter}.html").read_text()
+    assert "math notranslate" in page, f"{chapter} renders no math"
+    assert "<img" in page, f"{chapter} has no figure"
+    assert "Traceback" not in page, f"{chapter} shows an error"
+    assert chapter.split("/")[-1] in (html / "index.html").read_text(), "not linked from the index"
+
+
+def test_book_ships_no_sources_and_no_answers(html):
+    assert not (html / "_sources").exists(), "page sources are copied into the HTML"
+    assert not list(html.rglob("*.ipynb")), "notebooks are copied into the HTML"
+    for path in html.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".js", ".txt", ".json"}:
+            text = path.read_text(errors="ignore")
+            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "bptt.reference"):
+                assert secret not in text, f"{path.relative_to(html)} contains {secret!r}"

@@ -1,0 +1,95 @@
+"""Solution and student notebooks: in step with each other, solved and unsolved as they should be."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.course import NOTEBOOKS, SOLUTIONS
+from autograder.release import release_all
+from tests.conftest import nbgrader_meta
+
+SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("*/*.ipynb"))
+IDS = [f"{p.parent.name}/{p.name}" for p in SOLUTION_NOTEBOOKS]
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run(path: Path, allow_errors: bool) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def grade_cells(nb) -> list:
+    return [c for c in nb.cells if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")]
+
+
+def seconds(cell) -> float:
+    timing = cell.metadata["execution"]
+    start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                  for k in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
+
+
+def test_there_are_assignments():
+    assert SOLUTION_NOTEBOOKS, "no solution notebooks under solutions/"
+
+
+def test_released_notebooks_are_what_release_makes(tmp_path):
+    release_all(tmp_path / "a")
+    release_all(tmp_path / "b")
+    first, again = files_under(tmp_path / "a"), files_under(tmp_path / "b")
+    assert first == again, "make release is not deterministic"
+    committed = files_under(NOTEBOOKS)
+    assert sorted(committed) == sorted(first), "notebooks/ holds other files than make release makes"
+    drifted = [name for name in first if committed[name] != first[name]]
+    assert not drifted, f"notebooks/ drifted from solutions/ in {drifted}: run `make release`"
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)
+def test_student_notebook_holds_no_answers(path):
+    student = NOTEBOOKS / path.parent.name / path.name
+    text = student.read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "bptt.reference"):
+        assert marker not in text, f"{student} contains {marker!r}"
+    for region in SOLUTION_REGION.findall(path.read_text().encode().decode("unicode_escape")):
+        for line in region.splitlines():
+            line = line.strip().rstrip(",")
+            if len(line) > 25:
+                assert line not in text, f"{student} contains solution code: {line!r}"
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)
+def test_solution_notebook_passes_all_its_tests_quickly(path):
+    nb = run(path, allow_errors=False)
+    slow = {nbgrader_meta(c)["grade_id"]: seconds(c) for c in grade_cells(nb) if seconds(c) > 2.0}
+    assert not slow, f"test cells slower than 2 s: {slow}"
+    total = sum(seconds(c) for c in nb.cells if c.cell_type == "code")
+    assert total < 30, f"{path.name} takes {total:.1f} s to run, over 30 s"
+
+
+def hidden_only(cell) -> bool:
+    """A test cell whose student version only announces its hidden checks."""
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+    return all(line.startswith("#") or line.startswith("print(") for line in lines)
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)
+def test_student_notebook_fails_every_visible_test(path):
+    nb = run(NOTEBOOKS / path.parent.name / path.name, allow_errors=True)
+    cells = grade_cells(nb)
+    assert any(not hidden_only(c) for c in cells), "no visible test cells"
+    passing = [nbgrader_meta(c)["grade_id"] for c in cells
+               if not hidden_only(c) and not any(o.output_type == "error" for o in c.outputs)]
+    assert not passing, f"visible test cells that pass without any student code: {passing}"

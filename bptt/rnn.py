@@ -81,6 +81,20 @@ def check_rnn_inputs(X, h0, params: dict, names: tuple[str, ...]
     return X, h0, P
 
 
+def _unroll(step, X: np.ndarray, h0: np.ndarray, *weights) -> tuple[np.ndarray, list]:
+    """Apply ``step(x, h_prev, *weights) -> (h, cache)`` along time.
+
+    X is (T, B, d) and h0 (B, h); returns the states h_1 .. h_T as (T, B, h)
+    and the T step caches.
+    """
+    h, states, caches = h0, [], []
+    for x in X:
+        h, cache = step(x, h, *weights)
+        states.append(h)
+        caches.append(cache)
+    return np.stack(states), caches
+
+
 def linear_step_forward(x: np.ndarray, h_prev: np.ndarray, W_hx: np.ndarray,
                         W_hh: np.ndarray) -> tuple[np.ndarray, LinearStepCache]:
     """One step of the linear RNN (9.7.9): ``h = W_hx x + W_hh h_prev``.
@@ -135,13 +149,8 @@ def linear_rnn_forward(X: np.ndarray, h0: np.ndarray, params: dict
     O : (T, B, q) outputs ``o_t = W_qh h_t``.
     cache : LinearRNNCache for ``linear_rnn_backward``.
     """
-    X, h, P = check_rnn_inputs(X, h0, params, LINEAR_PARAMS)
-    steps, states = [], []
-    for x in X:
-        h, step = linear_step_forward(x, h, P["W_hx"], P["W_hh"])
-        steps.append(step)
-        states.append(h)
-    H = np.stack(states)
+    X, h0, P = check_rnn_inputs(X, h0, params, LINEAR_PARAMS)
+    H, steps = _unroll(linear_step_forward, X, h0, P["W_hx"], P["W_hh"])
     return H @ P["W_qh"].T, LinearRNNCache(steps, H, P["W_qh"])
 
 
@@ -231,13 +240,8 @@ def tanh_rnn_forward(X: np.ndarray, h0: np.ndarray, params: dict
     class probabilities).
     cache : TanhRNNCache for a backward pass.
     """
-    X, h, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
-    steps, states = [], []
-    for x in X:
-        h, step = tanh_step_forward(x, h, P["W_hx"], P["W_hh"], P["b_h"])
-        steps.append(step)
-        states.append(h)
-    H = np.stack(states)
+    X, h0, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
+    H, steps = _unroll(tanh_step_forward, X, h0, P["W_hx"], P["W_hh"], P["b_h"])
     return H @ P["W_qh"].T + P["b_q"], TanhRNNCache(steps, H, P["W_qh"])
 
 

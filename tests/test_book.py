@@ -30,7 +30,8 @@ def test_chapter_is_built_with_math_and_figures(html, chapter):
     assert "math notranslate" in page, f"{chapter} renders no math"
     assert "<img" in page, f"{chapter} has no figure"
     assert "Traceback" not in page, f"{chapter} shows an error"
-    assert chapter.split("/")[-1] in (html / "index.html").read_text(), "not linked from the index"
+    assert chapter.split("/")[-1] in (html / "book" / "index.html").read_text(), \
+        f"{chapter} is not linked from the first page"
 
 
 def test_book_ships_no_sources_and_no_answers(html):

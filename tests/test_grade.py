@@ -44,9 +44,11 @@ def tanh_rnn_backward(dZ, cache):
     except Exception:
         return {}
 ''',
-    "numerical_gradient_of": '''
-def numerical_gradient_of(f, x, eps=1e-5):
-    return numerical_gradient(f, x, eps)
+    "directional_check": '''
+def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):
+    numeric = numerical_gradient(f, x, eps)
+    return max(rel_error(np.sum(numeric * v), np.sum(grad * v))
+               for v in (rng.standard_normal(x.shape) for _ in range(num_directions)))
 ''',
 }
 

@@ -26,24 +26,25 @@ def own_step_backward(dh, cache):
             delta.sum(0))
 
 
-def own_numerical_gradient(f, x, eps=1e-5):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        keep = x[i]
-        x[i] = keep + eps
+def own_directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):
+    original = x.copy()
+    worst = 0.0
+    for _ in range(num_directions):
+        v = rng.standard_normal(x.shape)
+        x[...] = original + eps * v
         up = f()
-        x[i] = keep - eps
+        x[...] = original - eps * v
         down = f()
-        x[i] = keep
-        grad[i] = (up - down) / (2 * eps)
-    return grad
+        x[...] = original
+        worst = max(worst, bptt.rel_error((up - down) / (2 * eps), np.sum(grad * v)))
+    return worst
 
 
 def test_own_work_passes_every_check():
     grading.grade_softmax_cross_entropy_backward(own_softmax_backward)
     grading.grade_tanh_step_backward(own_step_backward)
     grading.grade_tanh_rnn_backward(_own_rnn_backward)
-    grading.grade_numerical_gradient(own_numerical_gradient)
+    grading.grade_directional_check(own_directional_check)
 
 
 def _own_rnn_backward(dZ, cache):
@@ -103,14 +104,40 @@ def test_truncated_backward_fails_on_longer_sequences():
         grading.grade_tanh_rnn_backward(one_step_only)
 
 
-def test_numerical_gradient_must_restore_x():
-    def leaves_x_perturbed(f, x, eps=1e-5):
-        grad = own_numerical_gradient(f, x, eps)
+def test_directional_check_must_restore_x():
+    def leaves_x_perturbed(f, x, grad, rng, num_directions=3, eps=1e-5):
+        error = own_directional_check(f, x, grad, rng, num_directions, eps)
         x += 1e-3
-        return grad
+        return error
 
     with pytest.raises(AssertionError, match="changed x"):
-        grading.grade_numerical_gradient(leaves_x_perturbed)
+        grading.grade_directional_check(leaves_x_perturbed)
+
+
+def test_entrywise_check_is_not_a_directional_one():
+    def entrywise(f, x, grad, rng, num_directions=3, eps=1e-5):
+        numeric = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            keep = x[i]
+            x[i] = keep + eps
+            up = f()
+            x[i] = keep - eps
+            numeric[i] = (up - f()) / (2 * eps)
+            x[i] = keep
+        return bptt.rel_error(numeric, grad)
+
+    expected = r"f was called 6 times for x of shape \(3,\), 1 direction\(s\); expected 2"
+    with pytest.raises(AssertionError, match=expected):
+        grading.grade_directional_check(entrywise)
+
+
+def test_a_check_that_accepts_everything_fails():
+    def lenient(f, x, grad, rng, num_directions=3, eps=1e-5):
+        own_directional_check(f, x, grad, rng, num_directions, eps)
+        return 0.0
+
+    with pytest.raises(AssertionError, match="a gradient scaled by 1.1 .* expected >= 1e-3"):
+        grading.grade_directional_check(lenient)
 
 
 @pytest.mark.parametrize("delegate", [
@@ -155,8 +182,11 @@ def test_torch_autograd_is_caught():
 
 
 def test_package_numerical_gradient_is_caught():
+    def via_package(f, x, grad, rng, num_directions=3, eps=1e-5):
+        return bptt.rel_error(bptt.numerical_gradient(f, x, eps), grad)
+
     with pytest.raises(DelegationError, match="numerical_gradient"):
-        grading.grade_numerical_gradient(lambda f, x, eps: bptt.numerical_gradient(f, x, eps))
+        grading.grade_directional_check(via_package)
 
 
 def test_tripwires_are_removed_afterwards():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import bptt
@@ -44,6 +44,7 @@ def assert_all_close(actual: dict, expected: dict, tol: float) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(sizes)
+@example((0, 1, 1, 1, 1, 1))
 def test_linear_rnn_matches_autograd(case):
     problem = bptt.linear_problem(*case)
     loss, grads = linear_gradients(problem)
@@ -55,6 +56,7 @@ def test_linear_rnn_matches_autograd(case):
 
 @settings(max_examples=40, deadline=None)
 @given(sizes)
+@example((0, 1, 1, 1, 1, 1))
 def test_tanh_rnn_reference_matches_autograd(case):
     problem = bptt.tanh_problem(*case)
     loss, grads = tanh_gradients(problem)
@@ -66,6 +68,7 @@ def test_tanh_rnn_reference_matches_autograd(case):
 
 @settings(max_examples=15, deadline=None)
 @given(small_sizes)
+@example((1, 1, 1, 1, 1, 2))
 def test_linear_rnn_matches_central_differences(case):
     problem = bptt.linear_problem(*case)
     _, grads = linear_gradients(problem)
@@ -82,6 +85,7 @@ def test_linear_rnn_matches_central_differences(case):
 
 @settings(max_examples=15, deadline=None)
 @given(small_sizes)
+@example((1, 1, 1, 1, 1, 2))
 def test_tanh_rnn_reference_matches_central_differences(case):
     problem = bptt.tanh_problem(*case)
     _, grads = tanh_gradients(problem)

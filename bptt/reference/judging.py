@@ -1,0 +1,117 @@
+"""Judging probe results outside the student's process (instructor only, every chapter).
+
+A ``Check`` belongs to one graded test cell. The grader writes the check's
+inputs for the probe (``write_inputs``), the sandboxed notebook runs the probe,
+and ``judge`` reads back what the student's function returned and decides, in
+the grader's own process, with numpy and ``rel_error`` as imported here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bptt.gradcheck import rel_error
+from bptt.probe import decode, encode
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input of a check: a label for messages and the value passed to the probe."""
+
+    label: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Check:
+    """How one test cell is graded.
+
+    ``kind`` tells the probe how to call the function (``"call"``: with the case's
+    values as arguments; ``"directional"``: through a counted loss closure).
+    ``cases`` builds the inputs; ``verdict(case, result)`` returns None when the
+    result is right and otherwise a message for the student.
+    """
+
+    kind: str
+    cases: Callable[[], list[Case]]
+    verdict: Callable[[Case, object], str | None]
+
+
+def write_inputs(check_id: str, check: Check, folder: Path) -> list[Case]:
+    """Write the inputs of ``check`` for the probe; return the cases for judging."""
+    cases = check.cases()
+    arrays: dict[str, np.ndarray] = {}
+    specs = [encode(case.value, arrays) for case in cases]
+    np.savez(folder / f"{check_id}.inputs.npz", **arrays)
+    (folder / f"{check_id}.inputs.json").write_text(json.dumps({"kind": check.kind,
+                                                                "cases": specs}))
+    return cases
+
+
+def judge(check_id: str, check: Check, cases: list[Case], folder: Path) -> str | None:
+    """None if every case passed, else the message of the first failure.
+
+    Missing or unreadable outputs mean the probe never finished: the cell did
+    not run, or the function never returned.
+    """
+    try:
+        outcomes = json.loads((folder / f"{check_id}.outputs.json").read_text())
+        with np.load(folder / f"{check_id}.outputs.npz", allow_pickle=False) as stored:
+            arrays = {key: np.array(stored[key]) for key in stored.files}
+    except (OSError, ValueError):
+        return "this check did not run: the cell was not reached or stopped with an error"
+    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
+        return "the check's results are incomplete"
+    for case, outcome in zip(cases, outcomes):
+        if not isinstance(outcome, dict) or "result" not in outcome:
+            error = outcome.get("error", "no result") if isinstance(outcome, dict) else "no result"
+            return f"{case.label}: your function raised {error}"
+        try:
+            result = decode(outcome["result"], arrays)
+        except (KeyError, TypeError, ValueError):
+            return f"{case.label}: the result could not be read back"
+        message = check.verdict(case, result)
+        if message:
+            return f"{case.label}: {message}"
+    return None
+
+
+def compare(name: str, actual, expected: np.ndarray, tol: float) -> str | None:
+    """None if ``actual`` has ``expected``'s shape and matches it to ``rel_error <= tol``."""
+    if not isinstance(actual, np.ndarray):
+        return f"{name}: expected an array of shape {expected.shape}, got {type(actual).__name__}"
+    if actual.shape != expected.shape:
+        return f"{name}: expected shape {expected.shape}, got {actual.shape}"
+    if not np.all(np.isfinite(actual)):
+        return f"{name}: contains NaN or infinite values"
+    error = rel_error(actual, expected)
+    if not error <= tol:
+        return f"{name} is off: rel_error {error:.2e} exceeds {tol:.0e}"
+    return None
+
+
+def compare_named(actual, expected: dict[str, np.ndarray], tol: float,
+                  order: tuple[str, ...] | None = None) -> str | None:
+    """``compare`` every entry of ``expected`` with the same entry of ``actual``.
+
+    ``actual`` is a dict, or, when ``order`` names the positions, a tuple.
+    """
+    if order is not None:
+        if not isinstance(actual, list) or len(actual) != len(order):
+            return f"expected a tuple of {len(order)} arrays {order}, got {type(actual).__name__}"
+        actual = dict(zip(order, actual))
+    if not isinstance(actual, dict):
+        return f"expected a dict of gradients with the keys {list(expected)}, got {type(actual).__name__}"
+    missing = [name for name in expected if name not in actual]
+    if missing:
+        return f"the result lacks the keys {missing}"
+    for name, value in expected.items():
+        message = compare(name, actual[name], value, tol)
+        if message:
+            return message
+    return None

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp records a finished install; a change to the pins makes it stale.
 STAMP := $(VENV)/.installed
 
-.PHONY: book test release grade lab clean sandbox
+.PHONY: book test release grade import formgrader student-bundle benchmark lab clean sandbox
 
 $(STAMP): requirements.txt pyproject.toml
 	rm -rf $(VENV)
@@ -24,7 +24,7 @@ sandbox:
 	  || echo "warning: bubblewrap is missing; grading will run without a sandbox"
 
 test: $(STAMP) sandbox
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile
 
 release: $(STAMP)
 	$(PY) -m autograder.release
@@ -32,6 +32,22 @@ release: $(STAMP)
 grade: $(STAMP) sandbox
 	@test -n "$(SUBMISSIONS)" -a -n "$(OUT)" || { echo "usage: make grade SUBMISSIONS=dir OUT=dir"; exit 2; }
 	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(GRADE_OPTIONS)
+
+import: $(STAMP)
+	@test -n "$(ZIP)" -a -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make import ZIP=file ASSIGNMENT=id SUBMISSIONS=dir"; exit 2; }
+	$(PY) -m autograder.lms "$(ZIP)" "$(ASSIGNMENT)" "$(SUBMISSIONS)"
+
+# nbgrader's formgrader on the grading course that `make grade` wrote into OUT.
+formgrader: $(STAMP)
+	@test -f "$(OUT)/nbgrader/gradebook.db" || { echo "usage: make formgrader OUT=dir (after make grade)"; exit 2; }
+	cd "$(OUT)/nbgrader" && $(abspath $(VENV))/bin/jupyter lab --ServerApp.default_url=/formgrader \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
+
+student-bundle: book
+	$(PY) -m autograder.bundle
+
+benchmark: $(STAMP) sandbox
+	$(PY) -m autograder.benchmark $(N)
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 lab: $(STAMP)

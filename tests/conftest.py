@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -10,6 +12,39 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CH04 = "ch04-bptt-in-detail"
 CH04_NOTEBOOK = "bptt-in-detail.ipynb"
+
+
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+
+
+@cache
+def secret_lines() -> frozenset[str]:
+    """Distinctive lines (over 25 characters) of the hidden tests and graded answers.
+
+    An answer is graded when a hidden probe calls the function it defines.
+    Lines that an ungraded warm-up answer shares, or that the student
+    notebook's instructions quote, are given away on purpose and are not secret.
+    """
+    hidden, answers, probed, quoted = [], [], set(), []
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for region in HIDDEN_REGION.findall(cell.source):
+                hidden.append(region)
+                probed |= set(re.findall(r"probe\(\"\w+\", (\w+)\)", region))
+            answers += [(cell.source, r) for r in SOLUTION_REGION.findall(cell.source)]
+        released = ROOT / "notebooks" / path.parent.name / path.name
+        quoted += [c.source for c in nbformat.read(released, as_version=4).cells
+                   if c.cell_type == "markdown"]
+    graded = [any(f"def {name}(" in source for name in probed) for source, _ in answers]
+
+    def lines(texts):
+        return {line.strip().strip("`") for text in texts for line in text.splitlines()
+                if len(line.strip()) > 25}
+
+    secret = lines(hidden + [r for (_, r), g in zip(answers, graded) if g])
+    return frozenset(secret - lines([r for (_, r), g in zip(answers, graded) if not g])
+                     - {line for line in secret if any(line in text for text in quoted)})
 
 
 def nbgrader_meta(cell) -> dict:

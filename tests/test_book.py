@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from autograder.bundle import build_bundle
+from tests.conftest import ROOT, secret_lines
 
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 CHAPTERS = ["book/ch04-bptt-in-detail"]
@@ -42,3 +43,19 @@ def test_book_ships_no_sources_and_no_answers(html):
             text = path.read_text(errors="ignore")
             for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "bptt.reference"):
                 assert secret not in text, f"{path.relative_to(html)} contains {secret!r}"
+
+
+def test_student_bundle_holds_no_answers(html, tmp_path):
+    bundle = build_bundle(html, tmp_path / "bundle")
+    names = {p.name for p in bundle.rglob("*")}
+    assert {"index.html", "bptt-in-detail.ipynb", "rnn.py", "probe.py"} <= names
+    assert not (bundle / "bptt" / "reference").exists(), "the bundle holds the reference answers"
+    assert not list(bundle.rglob("*.db")), "the bundle holds a gradebook"
+    assert not list(bundle.rglob("_sources")), "the bundle holds page sources"
+    secrets = secret_lines()
+    assert secrets, "found no solution lines to look for"
+    for path in bundle.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="ignore")
+            for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", *secrets):
+                assert marker not in text, f"{path.relative_to(bundle)} contains {marker!r}"

@@ -12,9 +12,12 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 
 import nbformat
 import pytest
+
+from nbgrader.api import Gradebook
 
 from bptt.reference.ch04_bptt_in_detail import CHECKS
 from tests.conftest import CH04, CH04_NOTEBOOK, ROOT, nbgrader_meta, notebook_with_answers
@@ -103,6 +106,8 @@ CHEATS = {
         "    except OSError:\n        pass"),
     "fork-bomb": zeros_everywhere("import os\nwhile True:\n    os.fork()"),
     "out-of-memory": zeros_everywhere("hog = np.ones((2**31,))"),
+    "ignores-timeouts": zeros_everywhere("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                                         "while True:\n    pass"),
     "floods-output": zeros_everywhere("for i in range(10**6):\n    print(i)"),
 }
 
@@ -115,6 +120,7 @@ ROBUST = {  # honest work in a hostile shape, and the score it keeps
     "loops-forever": (9, lambda answers: {**answers, "softmax_ce_backward": "while True:\n    pass\n"}),
 }
 
+OPTIONS = "--cell-timeout 10 --notebook-timeout 40"
 EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11}
 EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
@@ -185,7 +191,7 @@ def graded(tmp_path_factory):
         write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
     package = digest(ROOT / "bptt")
     done = subprocess.run(["make", "grade", f"SUBMISSIONS={submissions}", f"OUT={out}",
-                           "GRADE_OPTIONS=--cell-timeout 10 --notebook-timeout 90"],
+                           f"GRADE_OPTIONS={OPTIONS}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
@@ -219,6 +225,7 @@ def test_statuses_explain_what_happened(graded):
     assert "locked cell test_softmax_ce_hidden was changed" in rows["victor"]["status"]
     assert "appears twice" in rows["walter"]["status"]
     assert "kernel died" in rows["dies-midway"]["status"]
+    assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
 
 
 def test_suspicious_code_is_flagged(graded):
@@ -258,3 +265,45 @@ def test_grading_again_resumes_and_gives_the_same_grades(graded):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "grades.csv").read_text() == before
+
+
+def grade_subset(graded, students, out, *options) -> dict:
+    subset = out / "submissions"
+    for student in students:
+        shutil.copytree(graded["submissions"] / student, subset / student)
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", str(subset), str(out / "out"),
+                           *OPTIONS.split(), *options], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (out / "out" / "grades.csv").open() as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}, done.stderr
+
+
+def test_one_worker_gives_the_same_grades_as_two(graded, tmp_path):
+    students = ["alice", "erin", "dies-midway", "fork-bomb"]
+    rows, _ = grade_subset(graded, students, tmp_path, "--workers", "1")
+    assert rows == {s: graded["rows"][s] for s in students}
+
+
+def test_without_a_sandbox_grading_still_runs_and_says_so(graded, tmp_path):
+    rows, stderr = grade_subset(graded, ["alice"], tmp_path, "--no-sandbox")
+    assert rows["alice"]["score"] == "11"
+    assert "UNSANDBOXED" in rows["alice"]["status"]
+    assert "WITHOUT a sandbox" in stderr
+    assert "WITHOUT a sandbox" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_manual_scores_are_kept_and_merged(graded, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded["out"], out)
+    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade("test_rnn_hidden", "bptt-in-detail", CH04, "alice")
+        grade.manual_score = 0.5
+        gradebook.db.commit()
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", str(graded["submissions"]),
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (out / "grades.csv").open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert rows["alice"]["score"] == "9.5"
+    assert rows["erin"] == graded["rows"]["erin"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -12,11 +11,10 @@ from nbclient import NotebookClient
 
 from autograder.course import NOTEBOOKS, SOLUTIONS
 from autograder.release import release_all
-from tests.conftest import nbgrader_meta
+from tests.conftest import nbgrader_meta, secret_lines
 
 SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("*/*.ipynb"))
 IDS = [f"{p.parent.name}/{p.name}" for p in SOLUTION_NOTEBOOKS]
-SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -63,11 +61,9 @@ def test_student_notebook_holds_no_answers(path):
     text = student.read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "bptt.reference"):
         assert marker not in text, f"{student} contains {marker!r}"
-    for region in SOLUTION_REGION.findall(path.read_text().encode().decode("unicode_escape")):
-        for line in region.splitlines():
-            line = line.strip().rstrip(",")
-            if len(line) > 25:
-                assert line not in text, f"{student} contains solution code: {line!r}"
+    code = "\n".join(c.source for c in nbformat.read(student, as_version=4).cells)
+    for line in secret_lines():
+        assert line not in code, f"{student} contains solution or hidden test code: {line!r}"
 
 
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)

@@ -1,0 +1,57 @@
+"""``make student-bundle``: everything a student may receive, and nothing else.
+
+The bundle holds the built book, the released notebooks and the helper
+package without ``bptt/reference`` (the answers and the grader's checks),
+with what is needed to install and run them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from autograder.course import NOTEBOOKS, ROOT
+
+BUNDLE = ROOT / "_build" / "student-bundle"
+FILES = ("requirements.txt", "pyproject.toml")
+STUDENT_README = """# Backpropagation Through Time: student materials
+
+- `book/index.html`: the course book; open it in a browser.
+- `notebooks/`: one exercise notebook per chapter.
+- `bptt/`: the helper package that the notebooks import.
+
+Set up once, then open JupyterLab on the notebooks:
+
+    python3.11 -m venv .venv
+    .venv/bin/pip install -r requirements.txt
+    .venv/bin/pip install --no-deps -e .
+    .venv/bin/jupyter lab --notebook-dir=notebooks
+
+Before you submit, restart the kernel and run all cells.
+"""
+
+
+def build_bundle(html: Path, target: Path = BUNDLE) -> Path:
+    """Copy the student's share of the course into ``target`` (replaced if present)."""
+    if not (html / "index.html").exists():
+        raise FileNotFoundError(f"no built book at {html}; run `make book` first")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(html, target / "book")
+    shutil.copytree(NOTEBOOKS, target / "notebooks")
+    shutil.copytree(ROOT / "bptt", target / "bptt",
+                    ignore=shutil.ignore_patterns("reference", "__pycache__", "*.pyc"))
+    for name in FILES:
+        shutil.copy(ROOT / name, target / name)
+    (target / "README.md").write_text(STUDENT_README)
+    return target
+
+
+def main(argv: list[str]) -> int:
+    html = Path(argv[0]) if argv else ROOT / "_build" / "html"
+    print(f"student bundle in {build_bundle(html)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

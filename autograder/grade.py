@@ -42,7 +42,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.course import (CONFIG_FILE, NOTEBOOKS, ROOT, SOLUTIONS, assignments,
                                source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
-from autograder.repair import grade_id, is_answer, rebuild
+from autograder.repair import grade_id, is_answer, is_test, rebuild
 from autograder.sandbox import Limits, bubblewrap, run_cells
 from autograder.scan import scan
 from bptt.reference.judging import judge, write_inputs
@@ -121,9 +121,10 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
     nb, notes = rebuild(path, source, released)
     checks = checks_of(job.assignment)
     (scratch / "probe").mkdir(parents=True, exist_ok=True)
-    tests = {grade_id(c): c for c in nb.cells
-             if c.metadata.get("nbgrader", {}).get("grade") and not is_answer(c)
-             and c.cell_type == "code" and not c.metadata["nbgrader"].get("solution")}
+    tests = {grade_id(c): c for c in nb.cells if is_test(c)}
+    unchecked = set(tests) - set(checks)
+    if unchecked:
+        raise KeyError(f"{job.assignment} has test cells without a check: {sorted(unchecked)}")
     cases = {gid: write_inputs(gid, checks[gid], scratch / "probe") for gid in tests}
     cells = [{"index": i, "source": c.source} for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     report = run_cells(cells, scratch, limits, hide, bwrap)
@@ -145,13 +146,13 @@ def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
                      bwrap: str | None) -> dict:
     """Grade one submission and store its result (the unit of parallel work and of resuming)."""
     stored = out / "results" / job.student / f"{job.assignment}.json"
-    print_ = fingerprint(job)
+    stamp = fingerprint(job)
     if stored.exists():
         previous = json.loads(stored.read_text())
-        if previous.get("fingerprint") == print_:
+        if previous.get("fingerprint") == stamp:
             return previous
     files, notes = handed_in(job.folder, job.assignment)
-    result = {"student": job.student, "assignment": job.assignment, "fingerprint": print_,
+    result = {"student": job.student, "assignment": job.assignment, "fingerprint": stamp,
               "notes": notes, "notebooks": {}}
     for name in source_notebooks(job.assignment):
         scratch = out / "scratch" / job.student / job.assignment / Path(name).stem
@@ -207,6 +208,7 @@ def record(work: Path, result: dict) -> None:
             for grade in notebook.grades:
                 if grade.name in info["scores"]:
                     grade.auto_score = info["scores"][grade.name]["score"]
+                    grade.needs_manual_grade = False
         gradebook.db.commit()
     for name, info in result["notebooks"].items():
         target = work / "autograded" / student / assignment / name
@@ -287,7 +289,8 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
         print(UNSANDBOXED, file=sys.stderr)
     work = out / "nbgrader"
     prepare_course(work)
-    hide = [SOLUTIONS, out, submissions, ROOT / ".nbgrader"]
+    # The sandbox shows nothing of the course tree but its code; these lie elsewhere.
+    hide = [out, submissions]
     run = partial(grade_submission, out=out, limits=limits, hide=hide, bwrap=bwrap)
     jobs = discover(submissions)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -33,6 +33,12 @@ def _tampered(cell, original) -> bool:
             or any(mine.get(k) != theirs.get(k) for k in ("grade", "solution", "points")))
 
 
+def is_test(cell) -> bool:
+    """An autograded test cell: graded, locked code that is not an answer."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def read_student(path: Path | None) -> tuple[list, list[str]]:
     """The student's cells, or none with a note when the file is missing or unreadable."""
     if path is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -181,3 +183,11 @@ def test_reference_answers_match_autograd():
     grads = reference.tanh_rnn_backward(dZ, cache)
     for key in bptt.TANH_PARAMS:
         assert bptt.rel_error(grads[key], expected[key]) <= bptt.TOL_AUTOGRAD
+
+
+def test_inputs_written_for_the_probe_hold_no_verdicts(tmp_path):
+    for check_id, check in CHECKS.items():
+        cases = write_inputs(check_id, check, tmp_path)
+        text = (tmp_path / f"{check_id}.inputs.json").read_text()
+        assert "right" not in text and "secret" not in text, check_id
+        assert len(cases) == len(json.loads(text)["cases"])

@@ -10,6 +10,8 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder.course import NOTEBOOKS, SOLUTIONS
+from autograder.grade import checks_of
+from autograder.repair import is_test
 from autograder.release import release_all
 from tests.conftest import nbgrader_meta, secret_lines
 
@@ -89,3 +91,15 @@ def test_student_notebook_fails_every_visible_test(path):
     passing = [nbgrader_meta(c)["grade_id"] for c in cells
                if not hidden_only(c) and not any(o.output_type == "error" for o in c.outputs)]
     assert not passing, f"visible test cells that pass without any student code: {passing}"
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)
+def test_every_test_cell_is_probed_and_has_a_check(path):
+    checks = checks_of(path.parent.name)
+    tests = [c for c in nbformat.read(path, as_version=4).cells if is_test(c)]
+    assert tests, f"{path.name} has no test cells"
+    for cell in tests:
+        gid = nbgrader_meta(cell)["grade_id"]
+        assert gid in checks, f"test cell {gid} has no check in bptt.reference"
+        assert f'probe("{gid}", ' in cell.source, f"test cell {gid} does not probe itself"
+    assert set(checks) == {nbgrader_meta(c)["grade_id"] for c in tests}, "checks without a cell"

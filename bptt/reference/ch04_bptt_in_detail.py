@@ -95,15 +95,15 @@ def _rnn_verdict(keys: tuple[str, ...]):
 
 
 def _directional_cases(visible: bool) -> list[Case]:
-    """Right and wrong gradients for the student's directional check."""
+    """Right and wrong gradients for the student's directional check; which is which is secret."""
     cases = []
     if visible:
         x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.25]])
-        right = dict(loss="cube", x=x, A=x, seed=0, eps=1e-5)
+        base = dict(loss="cube", x=x, A=x, seed=0, eps=1e-5)
         cases.append(Case("sum(x**3), the right gradient",
-                          {**right, "grad": 3 * x ** 2, "directions": 4, "right": True}))
+                          {**base, "grad": 3 * x ** 2, "directions": 4}, secret=True))
         cases.append(Case("sum(x**3), a wrong gradient",
-                          {**right, "grad": 3 * x ** 2 + 0.1, "directions": 3, "right": False}))
+                          {**base, "grad": 3 * x ** 2 + 0.1, "directions": 3}, secret=False))
         return cases
     for seed, shape, directions in ((1, (3,), 1), (2, (2, 3), 3), (3, (2, 1, 3), 4)):
         rng = np.random.default_rng(seed)
@@ -113,11 +113,11 @@ def _directional_cases(visible: bool) -> list[Case]:
         one_entry.flat[-1] += 0.5
         base = dict(loss="sine", x=x, A=A, seed=seed, eps=1e-5, directions=directions)
         where = f"x of shape {shape}, {directions} direction(s)"
-        cases.append(Case(f"{where}, the right gradient", {**base, "grad": grad, "right": True}))
+        cases.append(Case(f"{where}, the right gradient", {**base, "grad": grad}, secret=True))
         for mistake, wrong in (("scaled by 1.1", 1.1 * grad), ("of the wrong sign", -grad),
                                ("with one wrong entry", one_entry)):
             cases.append(Case(f"{where}, a gradient {mistake}",
-                              {**base, "grad": wrong, "right": False, "seed": seed + 7}))
+                              {**base, "grad": wrong, "seed": seed + 7}, secret=False))
     return cases
 
 
@@ -134,9 +134,9 @@ def _directional_verdict(case: Case, result) -> str | None:
     if not isinstance(value, np.ndarray) or value.size != 1 or not np.isfinite(value).all():
         return "expected a single finite number"
     value = float(value.reshape(()))
-    if spec["right"] and not value <= 1e-7:
+    if case.secret and not value <= 1e-7:
         return f"got {value:.2e} for a right gradient; expected at most 1e-7"
-    if not spec["right"] and not value >= 1e-3:
+    if not case.secret and not value >= 1e-3:
         return f"got {value:.2e} for a wrong gradient; expected at least 1e-3"
     return None
 

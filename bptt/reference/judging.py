@@ -21,10 +21,15 @@ from bptt.probe import decode, encode
 
 @dataclass(frozen=True)
 class Case:
-    """One input of a check: a label for messages and the value passed to the probe."""
+    """One input of a check.
+
+    ``value`` goes to the probe, where student code can read it; ``secret`` is
+    what only the verdict may know (for example whether a gradient is right).
+    """
 
     label: str
     value: object
+    secret: object = None
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,17 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
             "executed": nbformat.writes(nb)}
 
 
+def ungraded(assignment: str, name: str, error: Exception) -> dict:
+    """The result of a notebook that could not be graded: no points, and the reason."""
+    # The released notebook, not the source: feedback is made from this and must hold no answers.
+    released = nbformat.read(NOTEBOOKS / assignment / name, as_version=4)
+    reason = f"could not be graded ({type(error).__name__}: {error})"
+    scores = {grade_id(c): {"score": 0.0, "max_score": float(c.metadata["nbgrader"]["points"]),
+                            "message": reason} for c in released.cells if is_test(c)}
+    return {"scores": scores, "notes": [reason], "ending": "not run", "sandboxed": True,
+            "flags": [], "executed": nbformat.writes(released)}
+
+
 def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
                      bwrap: str | None) -> dict:
     """Grade one submission and store its result (the unit of parallel work and of resuming)."""
@@ -158,8 +169,11 @@ def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
         scratch = out / "scratch" / job.student / job.assignment / Path(name).stem
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
-        result["notebooks"][name] = grade_notebook(job, name, files.get(name), scratch,
-                                                   limits, hide, bwrap)
+        try:
+            result["notebooks"][name] = grade_notebook(job, name, files.get(name), scratch,
+                                                       limits, hide, bwrap)
+        except Exception as error:  # one submission's failure must not stop the batch
+            result["notebooks"][name] = ungraded(job.assignment, name, error)
     stored.parent.mkdir(parents=True, exist_ok=True)
     partial_file = stored.with_suffix(".partial")
     partial_file.write_text(json.dumps(result))

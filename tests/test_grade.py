@@ -121,7 +121,8 @@ ROBUST = {  # honest work in a hostile shape, and the score it keeps
 }
 
 OPTIONS = "--cell-timeout 10 --notebook-timeout 40"
-EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11}
+EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11,
+            "yvonne": 9}
 EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
 
@@ -149,6 +150,16 @@ def tampered_solution() -> nbformat.NotebookNode:
             meta["points"] = 100
         kept.append(cell)
     nb.cells = kept
+    return nb
+
+
+def retyped_solution() -> nbformat.NotebookNode:
+    """The solution with one answer cell turned into a markdown cell."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if nbgrader_meta(cell).get("grade_id") == "softmax_ce_backward":
+            nb.cells[i] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata,
+                                                        id=cell.id)
     return nb
 
 
@@ -185,6 +196,7 @@ def graded(tmp_path_factory):
           folder("erin") / "erin_bptt-in-detail_1.ipynb")
     write(tampered_solution(), folder("victor") / CH04_NOTEBOOK)
     write(duplicated_solution(), folder("walter") / CH04_NOTEBOOK)
+    write(retyped_solution(), folder("yvonne") / CH04_NOTEBOOK)
     for name, answers in CHEATS.items():
         write(notebook_with_answers(RELEASED, answers), folder(name) / CH04_NOTEBOOK)
     for name, (_, change) in ROBUST.items():
@@ -224,6 +236,7 @@ def test_statuses_explain_what_happened(graded):
     assert "took erin_bptt-in-detail_1.ipynb" in rows["erin"]["status"]
     assert "locked cell test_softmax_ce_hidden was changed" in rows["victor"]["status"]
     assert "appears twice" in rows["walter"]["status"]
+    assert "softmax_ce_backward was turned into a markdown cell" in rows["yvonne"]["status"]
     assert "kernel died" in rows["dies-midway"]["status"]
     assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
 

@@ -5,8 +5,8 @@ with every capability dropped, without network, in its own PID namespace. The
 file system is read-only except for its scratch folder, and the course's
 secrets (solutions, gradebooks, other submissions, the reference answers)
 are covered by empty folders; so is torch, which no graded exercise may use.
-Limits bound memory, CPU time, file size and (where the pids cgroup can be
-written, as root on Linux) the number of processes. Where bubblewrap cannot
+Limits bound memory, CPU time, file size and the number of processes (with a
+pids cgroup where root can create one, else with RLIMIT_NPROC). Where bubblewrap cannot
 run, the code runs with the resource limits only, and the grading report
 says loudly that it was not sandboxed.
 """
@@ -137,15 +137,28 @@ class PidsCgroup:
                 time.sleep(0.1)
 
 
-def _set_limits(limits: Limits, cgroup: PidsCgroup) -> None:
+def _processes_of_this_user() -> int:
+    """How many processes the current user runs (0 where /proc cannot tell)."""
+    uid, count = os.getuid(), 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            count += entry.stat().st_uid == uid
+        except OSError:
+            pass
+    return count
+
+
+def _set_limits(limits: Limits, cgroup: PidsCgroup, processes: int | None) -> None:
+    """In the child before exec: join the cgroup and set the resource limits."""
     import resource
 
     cgroup.enter()
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 def read_log(path: Path) -> list[dict]:
@@ -172,12 +185,17 @@ def run_cells(cells: list[dict], scratch: Path, limits: Limits, hide: list[Path]
               str(limits.cell_seconds)]
     command = (bwrap_command(bwrap, scratch, hide) if bwrap else []) + runner
     cgroup = PidsCgroup(limits.processes)
+    # Without the cgroup, RLIMIT_NPROC is the fallback. It counts all of the user's
+    # processes (and root ignores it), so it is set above what the user already runs.
+    processes = None
+    if cgroup.path is None and os.getuid() != 0:
+        processes = _processes_of_this_user() + limits.processes
     report = RunReport(sandboxed=bwrap is not None)
     try:
         process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=lambda: _set_limits(limits, cgroup))
+                                   preexec_fn=lambda: _set_limits(limits, cgroup, processes))
         try:
             code = process.wait(timeout=limits.total_seconds)
         except subprocess.TimeoutExpired:

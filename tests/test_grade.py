@@ -225,7 +225,8 @@ def test_scores(graded, student):
 
 
 def test_run_is_sandboxed(graded):
-    assert "WARNING" not in (graded["out"] / "report.md").read_text()
+    assert "WARNING" not in (graded["out"] / "report.md").read_text(), \
+        "grading ran without a sandbox: install bubblewrap (apt-get install bubblewrap)"
     assert all("UNSANDBOXED" not in row["status"] for row in graded["rows"].values())
 
 

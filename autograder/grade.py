@@ -142,14 +142,13 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
             "executed": nbformat.writes(nb)}
 
 
-def ungraded(assignment: str, name: str, error: Exception) -> dict:
-    """The result of a notebook that could not be graded: no points, and the reason."""
+def ungraded(assignment: str, name: str, reason: str) -> dict:
+    """The result of a notebook that was not graded: no points, and the reason."""
     # The released notebook, not the source: feedback is made from this and must hold no answers.
     released = nbformat.read(NOTEBOOKS / assignment / name, as_version=4)
-    reason = f"could not be graded ({type(error).__name__}: {error})"
     scores = {grade_id(c): {"score": 0.0, "max_score": float(c.metadata["nbgrader"]["points"]),
                             "message": reason} for c in released.cells if is_test(c)}
-    return {"scores": scores, "notes": [reason], "ending": "not run", "sandboxed": True,
+    return {"scores": scores, "notes": [reason], "ending": None, "sandboxed": True,
             "flags": [], "executed": nbformat.writes(released)}
 
 
@@ -165,6 +164,11 @@ def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
     files, notes = handed_in(job.folder, job.assignment)
     result = {"student": job.student, "assignment": job.assignment, "fingerprint": stamp,
               "notes": notes, "notebooks": {}}
+    if not job.folder.is_dir():
+        # Nothing handed in: zero points, and no sandbox to start for it.
+        result["notebooks"] = {name: ungraded(job.assignment, name, "nothing handed in")
+                               for name in source_notebooks(job.assignment)}
+        return result
     for name in source_notebooks(job.assignment):
         scratch = out / "scratch" / job.student / job.assignment / Path(name).stem
         shutil.rmtree(scratch, ignore_errors=True)
@@ -173,7 +177,8 @@ def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
             result["notebooks"][name] = grade_notebook(job, name, files.get(name), scratch,
                                                        limits, hide, bwrap)
         except Exception as error:  # one submission's failure must not stop the batch
-            result["notebooks"][name] = ungraded(job.assignment, name, error)
+            result["notebooks"][name] = ungraded(
+                job.assignment, name, f"could not be graded ({type(error).__name__}: {error})")
     stored.parent.mkdir(parents=True, exist_ok=True)
     partial_file = stored.with_suffix(".partial")
     partial_file.write_text(json.dumps(result))
@@ -235,7 +240,7 @@ def status_of(result: dict) -> str:
     parts = list(result["notes"])
     for name, info in result["notebooks"].items():
         parts += info["notes"]
-        if info["ending"] != "finished":
+        if info["ending"] not in ("finished", None):  # None: never run, as a note says
             parts.append(f"{name}: {info['ending']}")
         if not info["sandboxed"]:
             parts.append("UNSANDBOXED")

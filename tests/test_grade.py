@@ -122,7 +122,7 @@ ROBUST = {  # honest work in a hostile shape, and the score it keeps
 
 OPTIONS = "--cell-timeout 10 --notebook-timeout 40"
 EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11,
-            "yvonne": 9}
+            "yvonne": 9, "zed": 0}
 EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
 
@@ -197,6 +197,7 @@ def graded(tmp_path_factory):
     write(tampered_solution(), folder("victor") / CH04_NOTEBOOK)
     write(duplicated_solution(), folder("walter") / CH04_NOTEBOOK)
     write(retyped_solution(), folder("yvonne") / CH04_NOTEBOOK)
+    (submissions / "zed" / "another-course").mkdir(parents=True)
     for name, answers in CHEATS.items():
         write(notebook_with_answers(RELEASED, answers), folder(name) / CH04_NOTEBOOK)
     for name, (_, change) in ROBUST.items():
@@ -238,6 +239,7 @@ def test_statuses_explain_what_happened(graded):
     assert "locked cell test_softmax_ce_hidden was changed" in rows["victor"]["status"]
     assert "appears twice" in rows["walter"]["status"]
     assert "softmax_ce_backward was turned into a markdown cell" in rows["yvonne"]["status"]
+    assert rows["zed"]["status"] == "nothing handed in"
     assert "kernel died" in rows["dies-midway"]["status"]
     assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
 

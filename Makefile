@@ -14,7 +14,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-book: $(STAMP)
+# The execution cache knows the pages' code, not the package they import: a change to the
+# package clears it, so figures never go stale.
+_build/.package-stamp: $(wildcard bptt/*.py)
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
+
+book: $(STAMP) _build/.package-stamp
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # Grading runs student code under bubblewrap: install it where we may (root on Debian).

@@ -31,3 +31,240 @@ def gradient_norms_over_time(norms: Mapping[str, np.ndarray], title: str = ""):
     if title:
         ax.set_title(title)
     return fig
+
+
+# Colours of the diagrams of chapter 1: inputs, hidden states and outputs as in
+# the usual sequence-shape pictures; parameters shaded grey as in D2L figure 9.7.2.
+_INPUT_COLOUR = "#f4cccc"
+_HIDDEN_COLOUR = "#d9ead3"
+_OUTPUT_COLOUR = "#cfe2f3"
+_PARAMETER_COLOUR = "#b7b7b7"
+
+
+def _box(ax, x: float, y: float, label: str, facecolor: str = "white",
+         width: float = 0.8, height: float = 0.6, fontsize: float = 11) -> None:
+    """A labelled rectangle centred at (x, y)."""
+    ax.add_patch(plt.Rectangle((x - width / 2, y - height / 2), width, height,
+                               facecolor=facecolor, edgecolor="black", linewidth=1.0, zorder=2))
+    ax.text(x, y, label, ha="center", va="center", fontsize=fontsize, zorder=3)
+
+
+def _circle(ax, x: float, y: float, label: str, radius: float = 0.3,
+            fontsize: float = 10) -> None:
+    """A labelled circle centred at (x, y), the symbol of an operator."""
+    ax.add_patch(plt.Circle((x, y), radius, facecolor="white", edgecolor="black",
+                            linewidth=1.0, zorder=2))
+    ax.text(x, y, label, ha="center", va="center", fontsize=fontsize, zorder=3)
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float],
+           color: str = "black") -> None:
+    """A straight arrow from start to end, drawn below the boxes."""
+    ax.annotate("", xy=end, xytext=start, zorder=1,
+                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.1, shrinkA=0, shrinkB=0,
+                                mutation_scale=11))
+
+
+def sequence_shapes(steps: int = 3):
+    """The five shapes of a sequence problem, as boxes and arrows (chapter 1).
+
+    Each panel is one network unrolled over time, from left to right: inputs
+    (red, bottom), hidden states (green, middle) and outputs (blue, top).
+    A vertical arrow is a computation within a step, a horizontal arrow
+    carries the hidden state to the next step.
+
+    Parameters
+    ----------
+    steps : number of time steps drawn for a sequence (at least 2); the
+        encoder-decoder panel reads ``steps`` inputs and writes ``steps - 1``
+        outputs, to show that the two lengths may differ.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer of at least 2, got {steps!r}")
+    n = int(steps)
+    everywhere, last = list(range(n)), [n - 1]
+    # title, example task, columns, steps with an input, steps with an output
+    panels = [("one-to-one", "classify\none image", 1, [0], [0]),
+              ("one-to-many", "caption\nan image", n, [0], everywhere),
+              ("many-to-one", "rate the sentiment\nof a review", n, everywhere, last),
+              ("many-to-many, aligned", "tag every word\nof a sentence", n, everywhere,
+               everywhere),
+              ("many-to-many, encoder-decoder", "translate\na sentence", 2 * n - 1,
+               everywhere, list(range(n, 2 * n - 1)))]
+    step, gap = 1.1, 1.0
+    width = sum(cols for _, _, cols, _, _ in panels) * step + gap * (len(panels) - 1)
+    fig, ax = plt.subplots(figsize=(0.62 * width + 0.4, 3.5), layout="constrained")
+    left = 0.0
+    for title, task, cols, inputs, outputs in panels:
+        xs = [left + step * (k + 0.5) for k in range(cols)]
+        for k, x in enumerate(xs):
+            t = k + 1
+            _box(ax, x, 1.4, f"$h_{t}$", _HIDDEN_COLOUR)
+            if k in inputs:
+                _box(ax, x, 0.0, f"$x_{t}$", _INPUT_COLOUR)
+                _arrow(ax, (x, 0.3), (x, 1.1))
+            if k in outputs:
+                _box(ax, x, 2.8, f"$o_{t}$", _OUTPUT_COLOUR)
+                _arrow(ax, (x, 1.7), (x, 2.5))
+            if k + 1 < cols:
+                _arrow(ax, (x + 0.4, 1.4), (xs[k + 1] - 0.4, 1.4))
+        centre = (xs[0] + xs[-1]) / 2
+        ax.text(centre, 3.55, title, ha="center", va="bottom", fontsize=10, weight="bold")
+        ax.text(centre, -0.55, task, ha="center", va="top", fontsize=9, style="italic")
+        left += cols * step + gap
+    ax.set_xlim(-0.1, width + 0.1)
+    ax.set_ylim(-1.45, 4.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig
+
+
+def unrolled_computational_graph(T: int = 3):
+    """The computational graph of the tanh RNN unrolled over T steps (chapter 1).
+
+    Drawn in the manner of D2L figure 9.7.2: variables are unshaded boxes,
+    the parameters ``W_hx``, ``W_hh`` and ``W_qh`` are shaded boxes, and
+    operators are circles. Each parameter has an edge (in its own colour)
+    to the operator of every time step. The biases are left out; they would
+    be further shaded boxes with one edge per step.
+
+    Parameters
+    ----------
+    T : number of time steps, from 1 to 5 (more would not fit the width).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if int(T) != T or not 1 <= T <= 5:
+        raise ValueError(f"T must be an integer from 1 to 5, got {T!r}")
+    T = int(T)
+    col = 3.0
+    x_f = [col * t - 1.2 for t in range(1, T + 1)]     # operator f_t and input x_t
+    x_h = [col * t for t in range(1, T + 1)]           # h_t, o_t, l_t
+    y_x, y_h, y_g, y_o, y_l, y_lt, y_mean, y_L = 0.0, 1.7, 3.0, 4.2, 5.5, 6.8, 8.0, 9.1
+    fig, ax = plt.subplots(figsize=(2.3 * T + 3.0, 7.0), layout="constrained")
+
+    _box(ax, 0.0, y_h, r"$\mathbf{h}_0$")
+    for t in range(T):
+        xf, xh, s = x_f[t], x_h[t], t + 1
+        _box(ax, xf, y_x, rf"$\mathbf{{x}}_{s}$")
+        _circle(ax, xf, y_h, r"$f$")
+        _box(ax, xh, y_h, rf"$\mathbf{{h}}_{s}$")
+        _circle(ax, xh, y_g, r"$g$")
+        _box(ax, xh, y_o, rf"$\mathbf{{o}}_{s}$")
+        _box(ax, xf, y_l, rf"$y_{s}$")
+        _circle(ax, xh, y_l, r"$l$")
+        _box(ax, xh, y_lt, rf"$l_{s}$")
+        _arrow(ax, (xf, y_x + 0.3), (xf, y_h - 0.3))
+        _arrow(ax, ((x_h[t - 1] if t else 0.0) + 0.4, y_h), (xf - 0.3, y_h))
+        _arrow(ax, (xf + 0.3, y_h), (xh - 0.4, y_h))
+        _arrow(ax, (xh, y_h + 0.3), (xh, y_g - 0.3))
+        _arrow(ax, (xh, y_g + 0.3), (xh, y_o - 0.3))
+        _arrow(ax, (xh, y_o + 0.3), (xh, y_l - 0.3))
+        _arrow(ax, (xf + 0.4, y_l), (xh - 0.3, y_l))
+        _arrow(ax, (xh, y_l + 0.3), (xh, y_lt - 0.3))
+    x_mean = (x_h[0] + x_h[-1]) / 2
+    _circle(ax, x_mean, y_mean, "mean", radius=0.38, fontsize=8)
+    _box(ax, x_mean, y_L, r"$L$")
+    _arrow(ax, (x_mean, y_mean + 0.38), (x_mean, y_L - 0.3))
+    for xh in x_h:
+        dx, dy = xh - x_mean, y_lt + 0.3 - y_mean
+        scale = 0.38 / np.hypot(dx, dy)
+        _arrow(ax, (xh, y_lt + 0.3), (x_mean + scale * dx, y_mean + scale * dy))
+
+    # Each parameter runs along its own lane and branches into the operator of
+    # every step, so the T edges of one parameter stay apart from the data flow.
+    params = [(r"$\mathbf{W}_{hx}$", 0.8, x_f, y_h, "tab:red"),
+              (r"$\mathbf{W}_{hh}$", 2.45, x_f, y_h, "tab:green"),
+              (r"$\mathbf{W}_{qh}$", 3.6, x_h, y_g, "tab:blue")]
+    for label, lane, targets, ty, colour in params:
+        _box(ax, -1.3, lane, label, _PARAMETER_COLOUR, width=1.0)
+        branch = [tx - 0.75 for tx in targets]
+        ax.plot([-0.8, branch[-1]], [lane, lane], color=colour, lw=1.3, zorder=1)
+        for bx, tx in zip(branch, targets):
+            dx, dy = bx - tx, lane - ty
+            scale = 0.3 / np.hypot(dx, dy)
+            _arrow(ax, (bx, lane), (tx + scale * dx, ty + scale * dy), color=colour)
+    ax.set_xlim(-2.0, x_h[-1] + 0.7)
+    ax.set_ylim(-0.5, y_L + 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig
+
+
+def forward_reverse_costs(T_values, costs_vs_T: Mapping[str, np.ndarray], h_values,
+                          costs_vs_h: Mapping[str, np.ndarray], fixed_h: int, fixed_T: int):
+    """Cost of forward-mode and reverse-mode differentiation of an RNN (chapter 2).
+
+    A 2 x 2 grid of log-log plots: multiply-adds (top) and numbers stored
+    (bottom), against the sequence length T at hidden size ``fixed_h`` (left)
+    and against the hidden size h at length ``fixed_T`` (right).
+
+    Parameters
+    ----------
+    T_values : (n_T,) sequence lengths.
+    costs_vs_T : mode label -> (2, n_T) array; row 0 holds multiply-adds, row 1
+        numbers stored, at the lengths ``T_values``.
+    h_values : (n_h,) hidden sizes.
+    costs_vs_h : mode label -> (2, n_h) array, rows as in ``costs_vs_T``, at the
+        sizes ``h_values``.
+    fixed_h, fixed_T : the size held fixed in each column, for the titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(8.0, 6.0), layout="constrained")
+    columns = ((np.asarray(T_values), costs_vs_T, "sequence length $T$", f"$h = {fixed_h}$"),
+               (np.asarray(h_values), costs_vs_h, "hidden size $h$", f"$T = {fixed_T}$"))
+    for col, (sizes, costs, xlabel, fixed) in enumerate(columns):
+        for row, quantity in enumerate(("multiply-adds", "numbers stored")):
+            ax = axes[row, col]
+            for (label, values), marker in zip(costs.items(), "os^D"):
+                values = np.asarray(values, dtype=np.float64)
+                ax.loglog(sizes, values[row], marker=marker, markersize=4, label=label)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(quantity)
+            ax.set_title(f"{quantity}, {fixed}", fontsize=10)
+            ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend()
+    return fig
+
+
+def jacobian_norms_and_bound(gaps, norms: Mapping[str, np.ndarray],
+                             bounds: Mapping[str, np.ndarray]):
+    """Measured norms of a product of Jacobians beside their bound (chapter 2).
+
+    One semilog panel per recurrent weight matrix: the spectral norm of
+    ``dh_t/dh_k`` (markers) and the bound ``||W_hh||_2^(t - k)`` (dashed line).
+
+    Parameters
+    ----------
+    gaps : (n,) the gaps ``t - k``.
+    norms : panel title -> (n,) measured norms at the gaps.
+    bounds : panel title -> (n,) bounds at the gaps; the same keys as ``norms``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    gaps = np.asarray(gaps)
+    fig, axes = plt.subplots(1, len(norms), figsize=(3.2 * len(norms), 3.4),
+                             layout="constrained", squeeze=False)
+    for ax, (title, values) in zip(axes[0], norms.items()):
+        ax.semilogy(gaps, np.asarray(bounds[title], dtype=np.float64), linestyle="--",
+                    color="black", label=r"bound $\|\mathbf{W}_{hh}\|_2^{\,t-k}$")
+        ax.semilogy(gaps, np.asarray(values, dtype=np.float64), marker="o", markersize=3,
+                    linestyle="none", color="tab:blue",
+                    label=r"$\|\mathrm{d}\mathbf{h}_t/\mathrm{d}\mathbf{h}_k\|_2$")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("gap $t - k$")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    return fig

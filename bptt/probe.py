@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,30 @@ from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCach
 PROBE_DIR = "BPTT_PROBE_DIR"
 RECORDS = {cls.__name__: cls for cls in (LinearStepCache, LinearRNNCache, TanhStepCache,
                                          TanhRNNCache)}
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda a: np.maximum(a, 0.0),
+    "sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),  # the logistic function, overflow-free
+    "identity": lambda a: a,
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function passed to a student's function by name (chapter 1)."""
+
+    name: str
+
+    def __call__(self, a):
+        return ACTIVATIONS[self.name](a)
 
 
 def encode(value, arrays: dict[str, np.ndarray]):
     """JSON-able description of ``value``; its arrays go into ``arrays`` under fresh keys."""
     if isinstance(value, bool | int | float | str) or value is None:
         return {"value": value}
+    if isinstance(value, Activation):
+        return {"activation": value.name}
     if isinstance(value, tuple) and type(value).__name__ in RECORDS:
         return {"record": type(value).__name__,
                 "fields": {k: encode(v, arrays) for k, v in value._asdict().items()}}
@@ -50,6 +69,8 @@ def decode(spec, arrays):
     """Inverse of ``encode``; arrays are copied so a callee cannot alter the originals."""
     if "value" in spec:
         return spec["value"]
+    if "activation" in spec:
+        return ACTIVATIONS[spec["activation"]]
     if "record" in spec:
         return RECORDS[spec["record"]](**{k: decode(v, arrays) for k, v in spec["fields"].items()})
     if "list" in spec:

@@ -22,7 +22,7 @@ HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", r
 def secret_lines() -> frozenset[str]:
     """Distinctive lines (over 25 characters) of the hidden tests and graded answers.
 
-    An answer is graded when a hidden probe calls the function it defines.
+    An answer is graded when a hidden test names the function it defines.
     Lines that an ungraded warm-up answer shares, or that the student
     notebook's instructions quote, are given away on purpose and are not secret.
     """
@@ -31,7 +31,7 @@ def secret_lines() -> frozenset[str]:
         for cell in nbformat.read(path, as_version=4).cells:
             for region in HIDDEN_REGION.findall(cell.source):
                 hidden.append(region)
-                probed |= set(re.findall(r"probe\(\"\w+\", (\w+)\)", region))
+                probed |= set(re.findall(r"\w+", region))
             answers += [(cell.source, r) for r in SOLUTION_REGION.findall(cell.source)]
         released = ROOT / "notebooks" / path.parent.name / path.name
         quoted += [c.source for c in nbformat.read(released, as_version=4).cells
@@ -72,3 +72,22 @@ def notebook_with_answers(released: Path, answers: dict[str, str]) -> nbformat.N
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def judged(tmp_path, monkeypatch):
+    """judged(checks, check_id, function): None if ``function`` passes the check, else its message.
+
+    The probe runs in this process, as it would in the sandbox, and the judge reads its files.
+    """
+    from bptt.probe import probe
+    from bptt.reference.judging import judge, write_inputs
+
+    monkeypatch.setenv("BPTT_PROBE_DIR", str(tmp_path))
+
+    def run(checks, check_id, function):
+        cases = write_inputs(check_id, checks[check_id], tmp_path)
+        probe(check_id, function)
+        return judge(check_id, checks[check_id], cases, tmp_path)
+
+    return run

@@ -12,7 +12,7 @@ from autograder.bundle import build_bundle
 from tests.conftest import ROOT, secret_lines
 
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
-CHAPTERS = ["book/ch04-bptt-in-detail"]
+CHAPTERS = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("ch*.md"))
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,11 @@ def html(tmp_path_factory) -> Path:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
     return out / "_build" / "html"
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert CHAPTERS and all(f"file: {chapter}" in toc for chapter in CHAPTERS)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

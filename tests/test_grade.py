@@ -173,6 +173,11 @@ def duplicated_solution() -> nbformat.NotebookNode:
     return nb
 
 
+def ch04_rows(handle) -> dict[str, dict]:
+    """The rows of grades.csv for this chapter's assignment, by student."""
+    return {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == CH04}
+
+
 def write(nb, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -208,7 +213,7 @@ def graded(tmp_path_factory):
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+        rows = ch04_rows(handle)
     return {"out": out, "rows": rows, "submissions": submissions, "package": package}
 
 
@@ -292,7 +297,7 @@ def grade_subset(graded, students, out, *options) -> dict:
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with (out / "out" / "grades.csv").open() as handle:
-        return {row["student_id"]: row for row in csv.DictReader(handle)}, done.stderr
+        return ch04_rows(handle), done.stderr
 
 
 def test_one_worker_gives_the_same_grades_as_two(graded, tmp_path):
@@ -320,6 +325,6 @@ def test_manual_scores_are_kept_and_merged(graded, tmp_path):
                            str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+        rows = ch04_rows(handle)
     assert rows["alice"]["score"] == "9.5"
     assert rows["erin"] == graded["rows"]["erin"]

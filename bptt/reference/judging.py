@@ -120,3 +120,10 @@ def compare_named(actual, expected: dict[str, np.ndarray], tol: float,
         if message:
             return message
     return None
+
+
+def against(reference: Callable, name: str, tol: float) -> Callable[[Case, object], str | None]:
+    """A verdict that compares the result with ``reference(*case.value)``, named ``name``."""
+    def verdict(case: Case, result) -> str | None:
+        return compare(name, result, np.asarray(reference(*case.value), dtype=np.float64), tol)
+    return verdict

@@ -43,12 +43,14 @@ from autograder.course import (CONFIG_FILE, NOTEBOOKS, ROOT, SOLUTIONS, assignme
                                source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_test, rebuild
-from autograder.sandbox import Limits, bubblewrap, run_cells
+from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
 from autograder.scan import scan
 from bptt.reference.judging import judge, write_inputs
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 CSV_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "flags")
+UNLIMITED = ("WARNING: no pids cgroup can be created here, and root ignores RLIMIT_NPROC: the "
+             "number of processes of student code is NOT limited (a fork bomb can exhaust the machine).")
 UNSANDBOXED = ("WARNING: bubblewrap is not available here (Linux, user namespaces and the `bwrap` "
                "command are needed): student code runs WITHOUT a sandbox, with resource limits "
                "only. It can read the course files and the gradebook.")
@@ -274,10 +276,9 @@ def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
     return rows
 
 
-def write_report(out: Path, rows: list[dict], sandboxed: bool) -> None:
+def write_report(out: Path, rows: list[dict], alerts: list[str]) -> None:
     lines = ["# Grading report", ""]
-    if not sandboxed:
-        lines += [f"**{UNSANDBOXED}**", ""]
+    lines += [line for warning in alerts for line in (f"**{warning}**", "")]
     lines += ["| student | assignment | score | status | flags |", "|---|---|---|---|---|"]
     lines += [f"| {r['student_id']} | {r['assignment']} | {r['score']} / {r['max_score']} | "
               f"{r['status']} | {r['flags']} |" for r in rows]
@@ -304,8 +305,10 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
     # nbgrader's gradebook runs the `alembic` command of its own environment.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     bwrap = bubblewrap() if sandbox else None
-    if bwrap is None:
-        print(UNSANDBOXED, file=sys.stderr)
+    alerts = [w for w, missing in ((UNSANDBOXED, bwrap is None),
+                                      (UNLIMITED, not processes_limited())) if missing]
+    for warning in alerts:
+        print(warning, file=sys.stderr)
     work = out / "nbgrader"
     prepare_course(work)
     # The sandbox shows nothing of the course tree but its code; these lie elsewhere.
@@ -318,7 +321,7 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
     for result in results:
         record(work, result)
     rows = export(work, out, results)
-    write_report(out, rows, bwrap is not None)
+    write_report(out, rows, alerts)
     return rows
 
 

@@ -148,6 +148,14 @@ def _processes_of_this_user() -> int:
     return count
 
 
+def processes_limited() -> bool:
+    """Whether sandboxed code gets a process limit here (root needs the pids cgroup)."""
+    cgroup = PidsCgroup(1)
+    works = cgroup.path is not None
+    cgroup.close()
+    return works or os.getuid() != 0
+
+
 def _set_limits(limits: Limits, cgroup: PidsCgroup, processes: int | None) -> None:
     """In the child before exec: join the cgroup and set the resource limits."""
     import resource

@@ -305,8 +305,8 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
     # nbgrader's gradebook runs the `alembic` command of its own environment.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     bwrap = bubblewrap() if sandbox else None
-    alerts = [w for w, missing in ((UNSANDBOXED, bwrap is None),
-                                      (UNLIMITED, not processes_limited())) if missing]
+    alerts = [alert for alert, missing in ((UNSANDBOXED, bwrap is None),
+                                           (UNLIMITED, not processes_limited())) if missing]
     for warning in alerts:
         print(warning, file=sys.stderr)
     work = out / "nbgrader"

@@ -32,7 +32,6 @@ def plain_nbgrader(submissions: Path, work: Path) -> None:
 
 def main(argv: list[str]) -> int:
     copies = int(argv[0]) if argv else 8
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         submissions = scratch / "submissions"

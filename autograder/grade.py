@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import (CONFIG_FILE, NOTEBOOKS, ROOT, SOLUTIONS, assignments,
+from autograder.course import (CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments,
                                source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_test, rebuild
@@ -65,10 +65,19 @@ class Job:
     folder: Path
 
 
+def checks_module(assignment: str):
+    """The module that grades an assignment: ``bptt.reference.<assignment id with _>``."""
+    return importlib.import_module("bptt.reference." + assignment.replace("-", "_"))
+
+
 def checks_of(assignment: str) -> dict:
-    """The ``CHECKS`` of an assignment, from ``bptt.reference.<assignment id with _>``."""
-    module = importlib.import_module("bptt.reference." + assignment.replace("-", "_"))
-    return module.CHECKS
+    """The ``CHECKS`` of an assignment, one per graded test cell."""
+    return checks_module(assignment).CHECKS
+
+
+def gradebook_url(work: Path) -> str:
+    """The database of the grading course in ``work``."""
+    return f"sqlite:///{work / 'gradebook.db'}"
 
 
 def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]]:
@@ -90,8 +99,7 @@ def fingerprint(job: Job) -> str:
     digest = hashlib.sha256()
     for path in sorted(job.folder.glob("*.ipynb")) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
         digest.update(path.name.encode() + path.read_bytes())
-    module = ROOT / "bptt" / "reference" / (job.assignment.replace("-", "_") + ".py")
-    digest.update(module.read_bytes())
+    digest.update(Path(checks_module(job.assignment).__file__).read_bytes())
     return digest.hexdigest()
 
 
@@ -197,14 +205,14 @@ def write_workspace_config(work: Path) -> None:
         f"c.CourseDirectory.root = {str(work)!r}\n"
         "c.CourseDirectory.source_directory = 'source'\n"
         "c.CourseDirectory.release_directory = 'release'\n"
-        f"c.CourseDirectory.db_url = {'sqlite:///' + str(work / 'gradebook.db')!r}\n")
+        f"c.CourseDirectory.db_url = {gradebook_url(work)!r}\n")
 
 
 def prepare_course(work: Path) -> None:
     """The nbgrader course that holds the gradebook; assignments are added once, grades kept."""
     write_workspace_config(work)
     shutil.copytree(SOLUTIONS, work / "source", dirs_exist_ok=True)
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(work)) as gradebook:
         known = {a.name for a in gradebook.assignments}
     for assignment in assignments():
         if assignment not in known:
@@ -215,7 +223,7 @@ def prepare_course(work: Path) -> None:
 def record(work: Path, result: dict) -> None:
     """Write a submission's automatic scores and graded notebooks into the nbgrader course."""
     student, assignment = result["student"], result["assignment"]
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(work)) as gradebook:
         gradebook.update_or_create_student(student)
         try:
             gradebook.find_submission(assignment, student)
@@ -252,7 +260,7 @@ def status_of(result: dict) -> str:
 def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
     """grades.csv (automatic plus manual scores), feedback pages and the instructor's report."""
     rows = []
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(work)) as gradebook:
         for result in results:
             student, assignment = result["student"], result["assignment"]
             submission = gradebook.find_submission(assignment, student)

@@ -19,6 +19,7 @@ import pytest
 
 from nbgrader.api import Gradebook
 
+from autograder.grade import gradebook_url
 from autograder.sandbox import processes_limited
 from bptt.reference.ch04_bptt_in_detail import CHECKS
 from tests.conftest import CH04, CH04_NOTEBOOK, ROOT, nbgrader_meta, notebook_with_answers
@@ -321,7 +322,7 @@ def test_without_a_sandbox_grading_still_runs_and_says_so(graded, tmp_path):
 def test_manual_scores_are_kept_and_merged(graded, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(graded["out"], out)
-    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(out / "nbgrader")) as gradebook:
         grade = gradebook.find_grade("test_rnn_hidden", "bptt-in-detail", CH04, "alice")
         grade.manual_score = 0.5
         gradebook.db.commit()

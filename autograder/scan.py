@@ -10,7 +10,7 @@ PATTERNS = {
     "ends the process": r"os\s*\.\s*_exit|os\s*\.\s*kill|sys\s*\.\s*exit",
     "opens a database": r"sqlite|gradebook",
     "reaches for solutions or reference answers": r"solutions/|bptt\.reference|bptt/reference",
-    "uses torch": r"\btorch\b",
+    "uses torch": r"\btorch\b|bptt\.autograd",
     "replaces code objects or builtins": r"__code__|__builtins__|builtins\s*\.",
     "overrides error reporting": r"excepthook|showtraceback|custom_exc",
     "runs other programs": r"subprocess|os\s*\.\s*system|os\s*\.\s*popen|ctypes",

@@ -1,12 +1,19 @@
-"""Gradients of the course's RNNs by torch.autograd, for cross-checks (chapter 4).
+"""Gradients of the course's RNNs by torch.autograd, for cross-checks (chapters 3 and 4).
 
 These functions rebuild the forward passes of ``bptt.rnn`` in torch (float64)
 and let autograd differentiate them; they are the independent reference that
 hand-written backward passes are compared with. Same loss convention as
 ``bptt.rnn``: the mean over time steps and over the batch.
+
+Chapter 3 cuts and rescales the backward pass with the multipliers of
+``bptt.truncation``: where xi_t = 0 the state entering step t is detached,
+and where xi_t is neither 0 nor 1 a gradient hook rescales what flows back
+through it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -83,3 +90,75 @@ def tanh_rnn_autograd(X, h0, params: dict, targets) -> tuple[float, dict[str, np
     grads["H"] = np.stack([s.grad.numpy() for s in states])
     grads["Z"] = Z.grad.numpy().copy()
     return loss.item(), grads
+
+
+def _tanh_regression_graph(X, h0, params: dict, Y, link: Callable):
+    """Loss and states of the tanh RNN with squared loss; ``link(t, h)`` is what enters step t."""
+    X, h0, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
+    leaves = _leaves(P)
+    h, states = torch.tensor(h0), []
+    for t, x in enumerate(torch.tensor(X)):
+        h = torch.tanh(x @ leaves["W_hx"].T + link(t, h) @ leaves["W_hh"].T + leaves["b_h"])
+        states.append(h)
+    O = torch.stack(states) @ leaves["W_qh"].T + leaves["b_q"]
+    T, B = X.shape[:2]
+    loss = 0.5 * ((O - torch.tensor(np.asarray(Y, dtype=np.float64))) ** 2).sum() / (T * B)
+    return loss, leaves, states
+
+
+def _rescaled(h: torch.Tensor, factor: Callable[[], float]) -> torch.Tensor:
+    """``h`` itself, whose gradient is multiplied by ``factor()`` on the way back."""
+    if not h.requires_grad:  # the initial state: nothing flows back through it
+        return h
+    h = h.view_as(h)
+    h.register_hook(lambda grad: grad * factor())
+    return h
+
+
+def tanh_regression_autograd(X, h0, params: dict, Y, xi=None
+                             ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """Loss, truncated gradients and final state of the tanh RNN with squared loss (chapter 3).
+
+    Parameters
+    ----------
+    X : (T, B, d); h0 : (B, h); params : W_hx, W_hh, b_h, W_qh, b_q; Y : (T, B, q);
+    xi : (T,) multipliers of ``bptt.truncation``, or None for the full gradient.
+
+    Returns
+    -------
+    L : float, ``1/(T B) sum 1/2 |o_t - y_t|^2`` with ``o_t = W_qh h_t + b_q``.
+    grads : the five parameters' gradients, with the backward pass cut where
+    xi_t = 0 (``detach``) and rescaled by xi_t elsewhere (a hook).
+    h_T : (B, h), the final state, which a stream carries into its next chunk.
+    """
+    xi = np.ones(len(X)) if xi is None else np.asarray(xi, dtype=np.float64)
+
+    def link(t, h):
+        if xi[t] == 0:
+            return h.detach()
+        return h if xi[t] == 1 else _rescaled(h, lambda: float(xi[t]))
+
+    loss, leaves, states = _tanh_regression_graph(X, h0, params, Y, link)
+    loss.backward()
+    return loss.item(), _numpy_grads(leaves), states[-1].detach().numpy().copy()
+
+
+class TruncationSampler:
+    """One forward pass of the tanh RNN with squared loss, then a backward pass per xi (chapter 3).
+
+    Monte Carlo estimates need thousands of draws of xi on one sequence;
+    building the graph once and rescaling through hooks makes each draw a
+    single backward pass. ``sampler(xi)`` returns the five gradients.
+    """
+
+    def __init__(self, X, h0, params: dict, Y):
+        self._xi = np.ones(len(X))
+        self.loss, self._leaves, _ = _tanh_regression_graph(
+            X, h0, params, Y, lambda t, h: _rescaled(h, lambda: float(self._xi[t])))
+
+    def __call__(self, xi) -> dict[str, np.ndarray]:
+        self._xi = np.asarray(xi, dtype=np.float64)
+        for leaf in self._leaves.values():
+            leaf.grad = None
+        self.loss.backward(retain_graph=True)
+        return _numpy_grads(self._leaves)

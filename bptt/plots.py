@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -267,4 +267,244 @@ def jacobian_norms_and_bound(gaps, norms: Mapping[str, np.ndarray],
         ax.set_xlabel("gap $t - k$")
         ax.grid(True, which="both", alpha=0.3)
     axes[0, 0].legend(fontsize=8)
+    return fig
+
+
+# Chapter 3: truncation.
+
+_SEGMENT_COLOURS = ("#cfe2f3", "#fce5cd")
+
+
+def _check_tiling(label: str, spans: Sequence[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """The spans in order; raises ValueError unless they tile range(n) without gaps."""
+    ordered = sorted(spans)
+    if (not ordered or ordered[0][0] != 0 or ordered[-1][1] != n
+            or any(a[1] != b[0] for a, b in zip(ordered[:-1], ordered[1:]))):
+        raise ValueError(f"the segments of {label!r} do not tile the {n} characters")
+    return ordered
+
+
+def truncation_segments(text: str, rows: Mapping[str, Sequence[tuple[int, int]]]):
+    """A text cut into the segments of several truncation strategies (chapter 3).
+
+    In the manner of D2L figure 9.7.1: one row per strategy, the characters
+    of ``text`` in a line, each segment of the backward pass a coloured span
+    behind the characters it covers; neighbouring segments alternate colours.
+
+    Parameters
+    ----------
+    text : the characters, one per time step.
+    rows : strategy label -> (start, stop) index ranges that tile ``range(len(text))``,
+        as ``bptt.truncation.segments`` returns them; drawn top to bottom.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n = len(text)
+    fig, ax = plt.subplots(figsize=(0.125 * n + 0.5, 0.75 * len(rows) + 0.2),
+                           layout="constrained")
+    for r, (label, spans) in enumerate(rows.items()):
+        y = -1.5 * r
+        for k, (start, stop) in enumerate(_check_tiling(label, spans, n)):
+            ax.add_patch(plt.Rectangle((start - 0.45, y - 0.45), stop - start - 0.1, 0.9,
+                                       facecolor=_SEGMENT_COLOURS[k % 2], edgecolor="black",
+                                       linewidth=0.6))
+        for i, char in enumerate(text):
+            ax.text(i, y, char, ha="center", va="center", family="monospace", fontsize=9)
+        ax.text(-0.5, y + 0.6, label, ha="left", va="bottom", fontsize=9)
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.set_ylim(-1.5 * (len(rows) - 1) - 0.6, 1.3)
+    ax.axis("off")
+    return fig
+
+
+def monte_carlo_convergence(running_mean: np.ndarray, standard_error: np.ndarray,
+                            exact: float, references: Mapping[str, float], ylabel: str):
+    """Running Monte Carlo mean of an estimator with its 95 % band (chapter 3).
+
+    Parameters
+    ----------
+    running_mean : (N,) mean of the first n samples, n = 1..N.
+    standard_error : (N,) standard error of that mean; the band is mean +- 1.96 SE.
+    exact : the value the estimator is unbiased for, drawn as a black line.
+    references : label -> a deterministic value to compare with (dashed lines).
+    ylabel : what is estimated.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    running_mean = np.asarray(running_mean, dtype=np.float64)
+    band = 1.96 * np.asarray(standard_error, dtype=np.float64)
+    n = np.arange(1, running_mean.size + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    ax.fill_between(n, running_mean - band, running_mean + band, color="tab:blue", alpha=0.25,
+                    linewidth=0, label="95 % confidence band")
+    ax.plot(n, running_mean, color="tab:blue", label="running mean of the estimates")
+    ax.axhline(exact, color="black", label="exact gradient")
+    for (label, value), colour in zip(references.items(), ("tab:red", "tab:orange", "tab:green")):
+        ax.axhline(value, color=colour, linestyle="--", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("number of samples $n$")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def bias_variance(taus, strategies: Mapping[str, Mapping[str, np.ndarray]]):
+    """Relative bias, variance and mean squared error of gradient estimators (chapter 3).
+
+    Three log-log panels against the (mean) segment length tau. Values that
+    are zero or NaN (a strategy that does not exist at that tau, a variance
+    that is exactly zero) are not drawn.
+
+    Parameters
+    ----------
+    taus : (n,) segment lengths.
+    strategies : label -> {"bias", "variance", "mse"}: (n,) arrays at ``taus``; an
+        optional "noise" (n,) array is drawn dotted in the bias panel, the level
+        below which a measured bias cannot be told from zero.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    taus = np.asarray(taus, dtype=np.float64)
+    panels = (("bias", r"relative bias $\|\mathrm{E}\,\hat g - g\| / \|g\|$"),
+              ("variance", r"relative variance $\mathrm{E}\|\hat g - \mathrm{E}\,\hat g\|^2 / \|g\|^2$"),
+              ("mse", r"relative MSE $\mathrm{E}\|\hat g - g\|^2 / \|g\|^2$"))
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), layout="constrained")
+    for (label, values), marker, colour in zip(strategies.items(), "os^D",
+                                               ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        for ax, (key, _) in zip(axes, panels):
+            y = np.asarray(values[key], dtype=np.float64)
+            shown = np.isfinite(y) & (y > 0)
+            if shown.any():
+                ax.loglog(taus[shown], y[shown], marker=marker, markersize=4, color=colour,
+                          label=label)
+        noise = np.asarray(values.get("noise", np.zeros(taus.size)), dtype=np.float64)
+        shown = np.isfinite(noise) & (noise > 0)
+        if shown.any():
+            axes[0].loglog(taus[shown], noise[shown], linestyle=":", color=colour)
+    axes[0].plot([], [], linestyle=":", color="grey", label="Monte Carlo noise")
+    for ax, (_, title) in zip(axes, panels):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(r"(mean) segment length $\tau$")
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(handles=axes[0].get_lines()[-1:], fontsize=8, loc="lower left")
+    axes[2].legend(fontsize=8)
+    return fig
+
+
+def influence_horizon(window: np.ndarray, chunk_average: np.ndarray, steady_state: float):
+    """What a truncated gradient believes d s[0]/d theta to be, against its horizon (chapter 3).
+
+    Parameters
+    ----------
+    window : (K,) the derivative seen by a gradient that looks k = 1..K steps back.
+    chunk_average : (K,) its mean over a chunk of length tau = 1..K, as regular
+        truncation sees it on average.
+    steady_state : the true long-run derivative.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    window = np.asarray(window, dtype=np.float64)
+    chunk_average = np.asarray(chunk_average, dtype=np.float64)
+    k = np.arange(1, window.size + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    ax.plot(k, window, color="tab:blue", label="sliding window of $K$ steps")
+    ax.plot(k, chunk_average, color="tab:orange", label=r"mean over a chunk of $\tau$ steps")
+    ax.axhline(steady_state, color="black", linestyle="--", label="true long-run derivative")
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    for values, colour in ((window, "tab:blue"), (chunk_average, "tab:orange")):
+        negative = np.flatnonzero(values < 0)
+        if negative.size:
+            ax.axvline(k[negative[0]], color=colour, linestyle=":")
+    ax.set_xlabel(r"horizon $K$ or $\tau$ (steps)")
+    ax.set_ylabel(r"believed $\mathrm{d}s_t[0]/\mathrm{d}\theta$")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def influence_balancing_runs(panels: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
+                             theta_star: float):
+    """Distance of theta from its optimum during online training (chapter 3).
+
+    One semilog panel per group of strategies, side by side with a shared y axis.
+
+    Parameters
+    ----------
+    panels : panel title -> (strategy label -> list of (steps,) theta trajectories, one
+        per seed); NaN marks the steps after a run diverged.
+    theta_star : the optimum.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8),
+                             layout="constrained", sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    first = 0
+    for ax, (title, runs) in zip(axes[0], panels.items()):
+        for (label, thetas), colour in zip(runs.items(), colours[first:]):
+            for m, theta in enumerate(thetas):
+                distance = np.abs(np.asarray(theta, dtype=np.float64) - theta_star)
+                ax.semilogy(np.arange(1, distance.size + 1), distance, color=colour,
+                            linewidth=0.8 if len(thetas) > 1 else 1.6,
+                            label=label if m == 0 else None)
+        first += len(runs)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step $t$")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_ylabel(r"$|\theta - \theta^*|$")
+    return fig
+
+
+def stream_vs_windows(lags, losses: Mapping[str, np.ndarray], floor: np.ndarray,
+                      position_loss: Mapping[str, np.ndarray] | None = None):
+    """Held-out loss of truncated training with carried state or independent windows (chapter 3).
+
+    Parameters
+    ----------
+    lags : (n,) the memory each task needs.
+    losses : label -> (n,) held-out losses at ``lags``.
+    floor : (n,) the loss that a model without memory across windows cannot go below,
+        drawn dashed.
+    position_loss : optional label -> (tau,) held-out loss at each position of a
+        chunk, for one lag, drawn in a second panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    lags = np.asarray(lags)
+    panels = 2 if position_loss else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.6), layout="constrained",
+                             squeeze=False)
+    ax = axes[0, 0]
+    for (label, values), marker in zip(losses.items(), "os^D"):
+        ax.semilogy(lags, np.asarray(values, dtype=np.float64), marker=marker, label=label)
+    ax.semilogy(lags, np.asarray(floor, dtype=np.float64), linestyle="--", color="black",
+                label="floor without memory across windows")
+    ax.set_xlabel("lag of the target")
+    ax.set_ylabel("held-out loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if position_loss:
+        ax = axes[0, 1]
+        for (label, values), marker in zip(position_loss.items(), "os^D"):
+            values = np.asarray(values, dtype=np.float64)
+            ax.semilogy(np.arange(1, values.size + 1), values, marker=marker, label=label)
+        ax.set_xlabel("position in the chunk")
+        ax.set_ylabel("held-out loss")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     return fig

@@ -64,3 +64,65 @@ def tanh_problem(seed: int, T: int, B: int, d: int, h: int, q: int) -> TanhProbl
               "b_q": 0.1 * rng.standard_normal(q)}
     return TanhProblem(rng.standard_normal((T, B, d)), 0.5 * rng.standard_normal((B, h)), params,
                        rng.integers(0, q, size=(T, B)))
+
+
+def adding_problem(seed: int, T: int, B: int) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem (Hochreiter and Schmidhuber, 1997), chapters 3 and 5.
+
+    Each sequence holds T pairs (value, marker): values uniform in [0, 1], two
+    markers set, one in the first half and one in the second. The target, read
+    after the last step, is the sum of the two marked values.
+
+    Returns X (T, B, 2) and Y (B, 1).
+    """
+    _check_sizes(T=T, B=B)
+    if T < 2:
+        raise ValueError(f"the adding problem needs T >= 2, got {T}")
+    rng = np.random.default_rng(seed)
+    values = rng.random((T, B))
+    first = rng.integers(0, T // 2, size=B)
+    second = rng.integers(T // 2, T, size=B)
+    markers = np.zeros((T, B))
+    markers[first, np.arange(B)] = 1.0
+    markers[second, np.arange(B)] = 1.0
+    Y = (values * markers).sum(axis=0)[:, None]
+    return np.stack([values, markers], axis=-1), Y
+
+
+def lagged_adding_stream(seed: int, T: int, B: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stream version of the adding problem for truncated training (chapter 3).
+
+    Values v_t are uniform in [-1, 1]; the target at every step is
+    v_t + v_{t - lag}, with v_s = 0 before the stream starts. Predicting it
+    needs a memory of exactly ``lag`` steps.
+
+    Returns X (T, B, 1) and Y (T, B, 1).
+    """
+    _check_sizes(T=T, B=B, lag=lag)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1.0, 1.0, size=(T, B, 1))
+    past = np.concatenate([np.zeros((lag, B, 1)), values[:-lag]])[:T]
+    return values, values + past
+
+
+class InfluenceBalancing(NamedTuple):
+    """The influence-balancing system of Tallec and Ollivier (2017), chapter 3.
+
+    The state follows s_t = A s_{t-1} + theta u with A = (I + S)/2, S the
+    upward shift, so each coordinate feeds the one above it; u is +1 on the
+    first ``positive`` coordinates and -1 on the rest. The loss at each step is
+    l_t = 1/2 (s_t[0] - 1)^2. A change of theta raises s[0] at once but lowers
+    it in the long run when ``positive`` < n/2.
+    """
+
+    A: np.ndarray  # (n, n)
+    u: np.ndarray  # (n,)
+
+
+def influence_balancing(n: int = 23, positive: int = 10) -> InfluenceBalancing:
+    """The system with ``n`` coordinates, the first ``positive`` of them pushed up by theta."""
+    _check_sizes(n=n, positive=positive)
+    if positive > n:
+        raise ValueError(f"positive must be at most n = {n}, got {positive}")
+    A = 0.5 * (np.eye(n) + np.eye(n, k=1))
+    return InfluenceBalancing(A, np.where(np.arange(n) < positive, 1.0, -1.0))

@@ -1,4 +1,4 @@
-"""`make grade` on chapters 1 and 2: honest work earns its points, shortcuts earn none."""
+"""`make grade` on chapters 1, 2 and 3: honest work earns its points, shortcuts earn none."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 
 from tests.conftest import ROOT, notebook_with_answers
 
-CH01, CH02 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis"
-NOTEBOOK = {CH01: "recurrent-networks-unrolled.ipynb", CH02: "gradient-analysis.ipynb"}
+CH01, CH02, CH03 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis", "ch03-truncation"
+NOTEBOOK = {CH01: "recurrent-networks-unrolled.ipynb", CH02: "gradient-analysis.ipynb",
+            CH03: "truncation.ipynb"}
+POINTS = {CH01: 9, CH02: 11, CH03: 8}
 
 # Chapter 1 through the package's tanh RNN, which ignores the activation it is given.
 VIA_PACKAGE = {
@@ -71,18 +73,39 @@ def lemma_closed_form(b, c):
 ''',
 }
 
+# Chapter 3 through torch's hooks, the multipliers ignored, and a Monte Carlo that never samples.
+DELEGATED = {
+    "truncated": '''
+from bptt.autograd import tanh_regression_autograd
+def truncated_gradient(X, Y, h0, params, tau):
+    _, grads, h_T = tanh_regression_autograd(X, h0, params, Y, regular_multipliers(len(X), tau))
+    return grads, h_T
+''',
+    "randomized": '''
+from bptt.autograd import tanh_regression_autograd
+def randomized_gradient(X, Y, h0, params, xi):
+    return tanh_regression_autograd(X, h0, params, Y)[1]
+''',
+    "monte_carlo": '''
+def monte_carlo_gradient(X, Y, h0, params, pi, n, seed):
+    exact = randomized_gradient(X, Y, h0, params, np.ones(len(X)))["W_hh"]
+    return exact, np.full_like(exact, 1e-3)
+''',
+}
+
 EXPECTED = {("alice", CH01): 9, ("bob", CH01): 0, ("dave", CH01): 4,
-            ("alice", CH02): 11, ("bob", CH02): 0, ("dave", CH02): 0}
+            ("alice", CH02): 11, ("bob", CH02): 0, ("dave", CH02): 0,
+            ("alice", CH03): 8, ("bob", CH03): 0, ("dave", CH03): 0}
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
-    for chapter in (CH01, CH02):
+    for chapter in (CH01, CH02, CH03):
         shutil.copytree(ROOT / "solutions" / chapter, submissions / "alice" / chapter)
         shutil.copytree(ROOT / "notebooks" / chapter, submissions / "bob" / chapter)
-    for chapter, answers in ((CH01, VIA_PACKAGE), (CH02, SHORTCUTS)):
+    for chapter, answers in ((CH01, VIA_PACKAGE), (CH02, SHORTCUTS), (CH03, DELEGATED)):
         target = submissions / "dave" / chapter / NOTEBOOK[chapter]
         target.parent.mkdir(parents=True)
         nbformat.write(notebook_with_answers(ROOT / "notebooks" / chapter / NOTEBOOK[chapter],
@@ -97,4 +120,8 @@ def rows(tmp_path_factory):
 @pytest.mark.parametrize("key", sorted(EXPECTED))
 def test_scores(rows, key):
     assert float(rows[key]["score"]) == EXPECTED[key], rows[key]["status"]
-    assert float(rows[key]["max_score"]) == {CH01: 9, CH02: 11}[key[1]]
+    assert float(rows[key]["max_score"]) == POINTS[key[1]]
+
+
+def test_delegation_to_the_package_torch_code_is_flagged(rows):
+    assert "uses torch" in rows[("dave", CH03)]["flags"]

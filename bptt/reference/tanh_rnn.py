@@ -34,11 +34,13 @@ def tanh_step_backward(dh: np.ndarray, cache: TanhStepCache
             delta.T @ cache.h_prev, delta.sum(axis=0))
 
 
-def tanh_rnn_backward(dZ: np.ndarray, cache: TanhRNNCache) -> dict[str, np.ndarray]:
+def tanh_rnn_backward(dZ: np.ndarray, cache: TanhRNNCache, xi=None) -> dict[str, np.ndarray]:
     """BPTT through the tanh RNN; dZ (T, B, q) holds dL/dz_t.
 
     Returns the gradients W_hx, W_hh, b_h, W_qh, b_q, X (T, B, d), h0 (B, h)
-    and H (T, B, h), the total derivatives dL/dh_t.
+    and H (T, B, h), the total derivatives dL/dh_t. With multipliers ``xi``
+    (T,) of ``bptt.truncation`` (chapter 3), what step t passes back to
+    h_{t-1} is multiplied by xi[t]: the truncated and randomized gradients.
     """
     H, W_qh = cache.H, cache.W_qh
     dZ = as_float_array("dZ", dZ, 3)
@@ -53,6 +55,8 @@ def tanh_rnn_backward(dZ: np.ndarray, cache: TanhRNNCache) -> dict[str, np.ndarr
         grads["H"][t] = dh_next + dZ[t] @ W_qh
         grads["X"][t], dh_next, dW_hx, dW_hh, db_h = tanh_step_backward(grads["H"][t],
                                                                         cache.steps[t])
+        if xi is not None:
+            dh_next = xi[t] * dh_next
         grads["W_hx"] += dW_hx
         grads["W_hh"] += dW_hh
         grads["b_h"] += db_h

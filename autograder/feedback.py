@@ -1,7 +1,9 @@
-"""Feedback for a student: their notebook, the points of every test cell and why checks failed.
+"""Feedback for a student: their notebook, the points of every graded cell and why checks failed.
 
 Test cells show only their visible part; the verdict of the hidden checks is
 given as the message the grader wrote, never as the code that produced it.
+Written answers show the student's text with the points given by hand, or
+say that they are not graded yet.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.S)
 
 
 def feedback_notebook(executed, scores: dict[str, dict], header: str):
-    """A copy of ``executed`` with hidden tests removed and each test cell's verdict below it."""
+    """A copy of ``executed`` with hidden tests removed and each graded cell's verdict below it."""
     nb = copy.deepcopy(executed)
     cells = [nbformat.v4.new_markdown_cell(header)]
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id")
-        if cell.cell_type == "code" and gid in scores:
-            cell.source = HIDDEN.sub("", cell.source).rstrip()
-            cell.outputs = []
+        if gid in scores:
+            if cell.cell_type == "code":
+                cell.source = HIDDEN.sub("", cell.source).rstrip()
+                cell.outputs = []
             cells.append(cell)
             verdict = scores[gid]
             text = f"**{verdict['score']:g} / {verdict['max_score']:g} points.**"

@@ -42,7 +42,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.course import (CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments,
                                source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
-from autograder.repair import grade_id, is_answer, is_test, rebuild
+from autograder.repair import grade_id, is_answer, is_manual, is_test, rebuild
 from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
 from autograder.scan import scan
 from bptt.reference.judging import judge, write_inputs
@@ -95,8 +95,8 @@ def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]
 
 
 def fingerprint(job: Job) -> str:
-    """Changes when the submission, the instructor's notebooks or the checks change."""
-    digest = hashlib.sha256()
+    """Changes when the submission, the instructor's notebooks, the checks or this grader change."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     for path in sorted(job.folder.glob("*.ipynb")) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(checks_module(job.assignment).__file__).read_bytes())
@@ -121,6 +121,25 @@ def merge_log(nb, records: list[dict]) -> None:
             cell.outputs.append(nbformat.v4.new_output(
                 "error", ename=str(error.get("ename")), evalue=str(error.get("evalue")),
                 traceback=[str(error.get("evalue"))]))
+
+
+def with_rubrics(nb, source) -> str:
+    """The instructor's copy for the formgrader: each written answer followed by its rubric.
+
+    The rubric is the solution cell's text (model answer and points). Feedback is
+    made from the notebook without it, so students never see it.
+    """
+    rubrics = {grade_id(c): c.source for c in source.cells if is_manual(c)}
+    copy = nbformat.from_dict(nb)
+    cells = []
+    for cell in copy.cells:
+        cells.append(cell)
+        if grade_id(cell) in rubrics:
+            cells.append(nbformat.v4.new_markdown_cell(
+                "**Model answer and rubric (instructor's copy, not shown to the student).**\n\n"
+                + rubrics[grade_id(cell)]))
+    copy.cells = cells
+    return nbformat.writes(copy)
 
 
 def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits: Limits,
@@ -149,7 +168,7 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
                     and (is_answer(c) or not c.metadata.get("nbgrader"))]
     return {"scores": scores, "notes": notes, "ending": report.ending,
             "sandboxed": report.sandboxed, "flags": scan(student_code),
-            "executed": nbformat.writes(nb)}
+            "executed": nbformat.writes(nb), "formgrader": with_rubrics(nb, source)}
 
 
 def ungraded(assignment: str, name: str, reason: str) -> dict:
@@ -158,8 +177,10 @@ def ungraded(assignment: str, name: str, reason: str) -> dict:
     released = nbformat.read(NOTEBOOKS / assignment / name, as_version=4)
     scores = {grade_id(c): {"score": 0.0, "max_score": float(c.metadata["nbgrader"]["points"]),
                             "message": reason} for c in released.cells if is_test(c)}
+    source = nbformat.read(SOLUTIONS / assignment / name, as_version=4)
     return {"scores": scores, "notes": [reason], "ending": None, "sandboxed": True,
-            "flags": [], "executed": nbformat.writes(released)}
+            "flags": [], "executed": nbformat.writes(released),
+            "formgrader": with_rubrics(released, source)}
 
 
 def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
@@ -238,15 +259,28 @@ def record(work: Path, result: dict) -> None:
                 if grade.name in info["scores"]:
                     grade.auto_score = info["scores"][grade.name]["score"]
                     grade.needs_manual_grade = False
+                else:  # a written answer: the formgrader lists it until it has a score
+                    grade.needs_manual_grade = grade.manual_score is None
         gradebook.db.commit()
     for name, info in result["notebooks"].items():
         target = work / "autograded" / student / assignment / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(info["executed"])
+        target.write_text(info["formgrader"])
 
 
-def status_of(result: dict) -> str:
-    """One line for grades.csv: what was repaired and how the runs ended."""
+def manual_scores(gradebook: Gradebook, result: dict, name: str) -> dict[str, dict]:
+    """The hand-graded cells of one notebook: score so far, points, and whether it is pending."""
+    notebook = gradebook.find_submission_notebook(Path(name).stem, result["assignment"],
+                                                  result["student"])
+    return {grade.name: {"score": grade.manual_score or 0.0, "max_score": grade.max_score,
+                         "pending": grade.manual_score is None,
+                         "message": ("to be graded by hand; not graded yet"
+                                     if grade.manual_score is None else "graded by hand")}
+            for grade in notebook.grades if grade.name not in result["notebooks"][name]["scores"]}
+
+
+def status_of(result: dict, pending: bool = False) -> str:
+    """One line for grades.csv: what was repaired, how the runs ended, what awaits a hand."""
     parts = list(result["notes"])
     for name, info in result["notebooks"].items():
         parts += info["notes"]
@@ -254,6 +288,8 @@ def status_of(result: dict) -> str:
             parts.append(f"{name}: {info['ending']}")
         if not info["sandboxed"]:
             parts.append("UNSANDBOXED")
+    if pending:
+        parts.append("written answers await grading")
     return "; ".join(parts) if parts else "graded"
 
 
@@ -265,15 +301,18 @@ def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
             student, assignment = result["student"], result["assignment"]
             submission = gradebook.find_submission(assignment, student)
             flags = sorted({f for info in result["notebooks"].values() for f in info["flags"]})
+            manual = {name: manual_scores(gradebook, result, name) for name in result["notebooks"]}
+            status = status_of(result, any(score["pending"] for scores in manual.values()
+                                           for score in scores.values()))
             rows.append({"student_id": student, "assignment": assignment,
                          "score": f"{submission.score:g}", "max_score": f"{submission.max_score:g}",
-                         "status": status_of(result), "flags": "; ".join(flags)})
+                         "status": status, "flags": "; ".join(flags)})
             for name, info in result["notebooks"].items():
                 header = (f"# Feedback on {assignment} for {student}\n\n"
                           f"Score for the assignment: {submission.score:g} of "
-                          f"{submission.max_score:g} points. {status_of(result)}.")
+                          f"{submission.max_score:g} points. {status}.")
                 nb = feedback_notebook(nbformat.reads(info["executed"], as_version=4),
-                                       info["scores"], header)
+                                       {**info["scores"], **manual[name]}, header)
                 write_html(nb, out / "feedback" / student / assignment / f"{Path(name).stem}.html")
     partial_file = out / "grades.csv.partial"
     with partial_file.open("w", newline="") as handle:

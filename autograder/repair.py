@@ -21,8 +21,14 @@ def grade_id(cell) -> str | None:
 
 
 def is_answer(cell) -> bool:
+    """A cell the student writes: code to run, or a written answer graded by hand."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def is_manual(cell) -> bool:
+    """A written answer that the instructor grades by hand in the formgrader."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("solution")) and not meta.get("grade")
+    return bool(meta.get("solution")) and bool(meta.get("grade"))
 
 
 def _tampered(cell, original) -> bool:

@@ -508,3 +508,196 @@ def stream_vs_windows(lags, losses: Mapping[str, np.ndarray], floor: np.ndarray,
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     return fig
+
+
+# Chapter 5: vanishing and exploding gradients.
+
+
+def jacobian_norms_by_activation(gaps,
+                                 panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]):
+    """Measured norms of dh_T/dh_k beside the bound (beta_W beta_f)^(T - k) (chapter 5).
+
+    One semilog panel per activation; in each, one colour per recurrent weight
+    matrix: the measured spectral norms (markers) and their bound (dashed line).
+
+    Parameters
+    ----------
+    gaps : (n,) the gaps ``T - k``.
+    panels : panel title -> (curve label -> ((n,) measured norms, (n,) bounds) at ``gaps``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    gaps = np.asarray(gaps)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8),
+                             layout="constrained", sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        for (label, (norms, bounds)), colour in zip(curves.items(), colours):
+            ax.semilogy(gaps, np.asarray(bounds, dtype=np.float64), linestyle="--",
+                        color=colour, linewidth=1.0)
+            ax.semilogy(gaps, np.asarray(norms, dtype=np.float64), marker="o", markersize=3,
+                        linestyle="none", color=colour, label=label)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("gap $T - k$")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].set_ylabel(r"$\|\mathrm{d}\mathbf{h}_T/\mathrm{d}\mathbf{h}_k\|_2$ (dots), "
+                          "bound (dashed)")
+    axes[0, 0].legend(fontsize=8)
+    return fig
+
+
+def matrix_power_norms(k, norms: Mapping[str, np.ndarray], sigma_max: Mapping[str, float],
+                       radius: Mapping[str, float], transient: int = 60):
+    """Norms of the powers of matrices against sigma_max^k and rho^k (chapter 5).
+
+    Left: ``||W^k||_2`` (solid) with ``sigma_max^k`` (dashed) and ``rho^k``
+    (dotted) for the first ``transient`` powers, semilog. Right, for all
+    powers: ``||W^k||_2^(1/k)``, which tends to the spectral radius (Gelfand's
+    formula), with ``rho`` dotted and ``sigma_max`` dashed.
+
+    Parameters
+    ----------
+    k : (n,) the powers 1, 2, ..., n.
+    norms : matrix label -> (n,) ``||W^k||_2`` at ``k``.
+    sigma_max : matrix label -> largest singular value of the matrix.
+    radius : matrix label -> spectral radius of the matrix.
+    transient : how many powers the left panel shows.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    k = np.asarray(k, dtype=np.float64)
+    near = k <= transient
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
+    lowest, highest = np.inf, 0.0
+    for (label, values), colour in zip(norms.items(), plt.get_cmap("tab10").colors):
+        values = np.asarray(values, dtype=np.float64)
+        lowest, highest = min(lowest, values[near].min()), max(highest, values[near].max())
+        axes[0].semilogy(k[near], values[near], color=colour, label=rf"$\|W^k\|_2$, {label}")
+        axes[0].semilogy(k[near], sigma_max[label] ** k[near], color=colour, linestyle="--",
+                         linewidth=1.0)
+        axes[0].semilogy(k[near], radius[label] ** k[near], color=colour, linestyle=":",
+                         linewidth=1.5)
+        axes[1].plot(k, values ** (1.0 / k), color=colour, label=label)
+        axes[1].axhline(sigma_max[label], color=colour, linestyle="--", linewidth=1.0)
+        axes[1].axhline(radius[label], color=colour, linestyle=":", linewidth=1.5)
+    axes[0].set_ylim(lowest / 3, highest * 30)
+    axes[0].plot([], [], color="grey", linestyle="--", label=r"$\sigma_{\max}^k$")
+    axes[0].plot([], [], color="grey", linestyle=":", label=r"$\rho^k$")
+    axes[0].set_ylabel("norm of the power")
+    axes[1].set_ylabel(r"$\|W^k\|_2^{1/k}$")
+    axes[1].set_xscale("log")
+    for ax in axes:
+        ax.set_xlabel("power $k$")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def cliff_trajectories(w, b, loss: np.ndarray, paths: Mapping[str, np.ndarray],
+                       path_losses: Mapping[str, np.ndarray]):
+    """Gradient descent on a loss surface with a cliff, with and without clipping (chapter 5).
+
+    Left: ``log10`` of the loss over the (b, w) grid with the trajectories; a
+    step that leaves the plotted window is drawn up to the window's edge, and
+    its end point is written beside the legend entry. Right: the loss along
+    each trajectory against the step, semilog.
+
+    Parameters
+    ----------
+    w : (m,) values of the recurrent weight (the y axis).
+    b : (n,) values of the bias (the x axis).
+    loss : (m, n) the loss at every (w, b).
+    paths : label -> (steps + 1, 2) parameters (w, b) after each step, the start first.
+    path_losses : label -> (steps + 1,) the loss at those parameters.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    w, b = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.4), layout="constrained",
+                             gridspec_kw={"width_ratios": (1.2, 1.0)})
+    ax = axes[0]
+    mesh = ax.pcolormesh(b, w, np.log10(np.asarray(loss, dtype=np.float64)), shading="auto",
+                         cmap="viridis", rasterized=True)
+    fig.colorbar(mesh, ax=ax, label=r"$\log_{10} L$")
+    styles = zip(("tab:red", "white", "tab:orange", "tab:pink"), ("o", "s", "^", "D"))
+    for (name, path), (colour, marker) in zip(paths.items(), styles):
+        path = np.asarray(path, dtype=np.float64)
+        shown = name
+        if (path[:, 0].min() < w[0] or path[:, 0].max() > w[-1]
+                or path[:, 1].min() < b[0] or path[:, 1].max() > b[-1]):
+            shown = f"{name}, ends at (w, b) = ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"
+        ax.plot(path[:, 1], path[:, 0], color=colour, marker=marker, markersize=3,
+                linewidth=1.0, label=shown)
+        axes[1].semilogy(np.arange(path.shape[0]), np.asarray(path_losses[name], dtype=np.float64),
+                         color="black" if colour == "white" else colour, linewidth=0.8,
+                         label=name)
+    first = np.asarray(next(iter(paths.values())), dtype=np.float64)[0]
+    ax.plot(first[1], first[0], marker="*", markersize=12, color="black", linestyle="none",
+            label="start")
+    ax.set_xlim(b[0], b[-1])
+    ax.set_ylim(w[0], w[-1])
+    ax.set_xlabel("bias $b$")
+    ax.set_ylabel("recurrent weight $w$")
+    ax.legend(fontsize=7, loc="upper left")
+    axes[1].set_xlabel("gradient descent step")
+    axes[1].set_ylabel("loss $L$")
+    axes[1].grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=8)
+    return fig
+
+
+def errors_by_length(lengths, errors: Mapping[str, np.ndarray], baseline: float, solved: float):
+    """Held-out error of several models against the sequence length (chapter 5).
+
+    Parameters
+    ----------
+    lengths : (n,) sequence lengths T.
+    errors : model label -> (n,) held-out mean squared errors at ``lengths``.
+    baseline : the error of a model that ignores its input, drawn dashed.
+    solved : the threshold below which a length counts as solved, drawn dotted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    lengths = np.asarray(lengths)
+    fig, ax = plt.subplots(figsize=(8.0, 3.8), layout="constrained")
+    for (label, values), marker in zip(errors.items(), "os^Dv"):
+        ax.semilogy(lengths, np.asarray(values, dtype=np.float64), marker=marker, label=label)
+    ax.axhline(baseline, color="black", linestyle="--", label="baseline: predict the mean")
+    ax.axhline(solved, color="black", linestyle=":", label="solved below this line")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(T) for T in lengths])
+    ax.set_xlabel("sequence length $T$")
+    ax.set_ylabel("held-out mean squared error")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
+def gradient_flow(norms: Mapping[str, np.ndarray]):
+    """Norms of total derivatives of a last-step loss with respect to the states (chapter 5).
+
+    Parameters
+    ----------
+    norms : curve label (which state, which model) -> (T,) norms at time steps 1 .. T.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    for (label, values), colour in zip(norms.items(), plt.get_cmap("tab10").colors):
+        values = np.asarray(values, dtype=np.float64)
+        ax.semilogy(np.arange(1, values.size + 1), values, color=colour, label=label)
+    ax.set_xlabel("time step $t$")
+    ax.set_ylabel("norm of the total derivative of $L$")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bptt.gated import LSTMStepCache
 from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCache
 
 PROBE_DIR = "BPTT_PROBE_DIR"
 RECORDS = {cls.__name__: cls for cls in (LinearStepCache, LinearRNNCache, TanhStepCache,
-                                         TanhRNNCache)}
+                                         TanhRNNCache, LSTMStepCache)}
 ACTIVATIONS = {
     "tanh": np.tanh,
     "relu": lambda a: np.maximum(a, 0.0),

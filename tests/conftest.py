@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -91,3 +92,17 @@ def judged(tmp_path, monkeypatch):
         return judge(check_id, checks[check_id], cases, tmp_path)
 
     return run
+
+
+def copy_with_manual_score(out: Path, copy: Path, cell: str, notebook: str, assignment: str,
+                           student: str, score: float) -> Path:
+    """A copy of the grading output ``out`` in which an instructor gave ``score`` to ``cell``."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grade import gradebook_url
+
+    shutil.copytree(out, copy)
+    with Gradebook(gradebook_url(copy / "nbgrader")) as gradebook:
+        gradebook.find_grade(cell, notebook, assignment, student).manual_score = score
+        gradebook.db.commit()
+    return copy

@@ -17,12 +17,10 @@ import sys
 import nbformat
 import pytest
 
-from nbgrader.api import Gradebook
-
-from autograder.grade import gradebook_url
 from autograder.sandbox import processes_limited
 from bptt.reference.ch04_bptt_in_detail import CHECKS
-from tests.conftest import CH04, CH04_NOTEBOOK, ROOT, nbgrader_meta, notebook_with_answers
+from tests.conftest import (CH04, CH04_NOTEBOOK, ROOT, copy_with_manual_score, nbgrader_meta,
+                            notebook_with_answers)
 
 RELEASED = ROOT / "notebooks" / CH04 / CH04_NOTEBOOK
 SOLUTION = ROOT / "solutions" / CH04 / CH04_NOTEBOOK
@@ -320,12 +318,8 @@ def test_without_a_sandbox_grading_still_runs_and_says_so(graded, tmp_path):
 
 
 def test_manual_scores_are_kept_and_merged(graded, tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(graded["out"], out)
-    with Gradebook(gradebook_url(out / "nbgrader")) as gradebook:
-        grade = gradebook.find_grade("test_rnn_hidden", "bptt-in-detail", CH04, "alice")
-        grade.manual_score = 0.5
-        gradebook.db.commit()
+    out = copy_with_manual_score(graded["out"], tmp_path / "out", "test_rnn_hidden",
+                                 "bptt-in-detail", CH04, "alice", 0.5)
     done = subprocess.run([sys.executable, "-m", "autograder.grade", str(graded["submissions"]),
                            str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

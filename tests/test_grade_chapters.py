@@ -1,4 +1,5 @@
-"""`make grade` on chapters 1, 2 and 3: honest work earns its points, shortcuts earn none."""
+"""`make grade` on chapters 1, 2, 3 and 5: honest work earns its points, shortcuts earn none,
+and written answers wait for the instructor without leaking the model answer."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import subprocess
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
 
-from tests.conftest import ROOT, notebook_with_answers
+from autograder.grade import gradebook_url
+
+from tests.conftest import ROOT, copy_with_manual_score, notebook_with_answers
 
 CH01, CH02, CH03 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis", "ch03-truncation"
+CH05 = "ch05-vanishing-exploding"
 NOTEBOOK = {CH01: "recurrent-networks-unrolled.ipynb", CH02: "gradient-analysis.ipynb",
-            CH03: "truncation.ipynb"}
-POINTS = {CH01: 9, CH02: 11, CH03: 8}
+            CH03: "truncation.ipynb", CH05: "vanishing-exploding.ipynb"}
+POINTS = {CH01: 9, CH02: 11, CH03: 8, CH05: 13}
 
 # Chapter 1 through the package's tanh RNN, which ignores the activation it is given.
 VIA_PACKAGE = {
@@ -93,19 +98,48 @@ def monte_carlo_gradient(X, Y, h0, params, pi, n, seed):
 ''',
 }
 
+# Chapter 5 through torch: clipping, Jacobians and the LSTM step; the written answer is honest.
+THROUGH_TORCH = {
+    "clip": '''
+import torch
+def clip_by_norm(grads, theta):
+    tensors = {k: torch.tensor(v) for k, v in grads.items()}
+    torch.nn.utils.clip_grad_norm_(list(tensors.values()), theta)
+    return {k: v.numpy() for k, v in tensors.items()}
+
+def clip_elementwise(grads, threshold):
+    return {k: torch.tensor(v).clamp(-threshold, threshold).numpy() for k, v in grads.items()}
+''',
+    "lstm": '''
+import torch
+def lstm_step_backward(dh, dc, cache):
+    d = cache.z.shape[1] - cache.c.shape[1]
+    x, h_prev = (torch.tensor(a, requires_grad=True) for a in (cache.z[:, :d], cache.z[:, d:]))
+    c_prev, W = (torch.tensor(a, requires_grad=True) for a in (cache.c_prev, cache.W))
+    b = torch.zeros(W.shape[0], dtype=torch.float64, requires_grad=True)
+    i, f, g, o = (torch.cat([x, h_prev], 1) @ W.T + b).chunk(4, 1)
+    c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    ((torch.sigmoid(o) * torch.tanh(c) * torch.tensor(dh)).sum() + (c * torch.tensor(dc)).sum()).backward()
+    return x.grad.numpy(), h_prev.grad.numpy(), c_prev.grad.numpy(), W.grad.numpy(), b.grad.numpy()
+''',
+    "written_clipping": "Clipping bounds the step; it cannot enlarge vanished gradients. Gates help.",
+}
+
 EXPECTED = {("alice", CH01): 9, ("bob", CH01): 0, ("dave", CH01): 4,
             ("alice", CH02): 11, ("bob", CH02): 0, ("dave", CH02): 0,
-            ("alice", CH03): 8, ("bob", CH03): 0, ("dave", CH03): 0}
+            ("alice", CH03): 8, ("bob", CH03): 0, ("dave", CH03): 0,
+            ("alice", CH05): 11, ("bob", CH05): 0, ("dave", CH05): 0}
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
+def graded(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
-    for chapter in (CH01, CH02, CH03):
+    for chapter in (CH01, CH02, CH03, CH05):
         shutil.copytree(ROOT / "solutions" / chapter, submissions / "alice" / chapter)
         shutil.copytree(ROOT / "notebooks" / chapter, submissions / "bob" / chapter)
-    for chapter, answers in ((CH01, VIA_PACKAGE), (CH02, SHORTCUTS), (CH03, DELEGATED)):
+    for chapter, answers in ((CH01, VIA_PACKAGE), (CH02, SHORTCUTS), (CH03, DELEGATED),
+                             (CH05, THROUGH_TORCH)):
         target = submissions / "dave" / chapter / NOTEBOOK[chapter]
         target.parent.mkdir(parents=True)
         nbformat.write(notebook_with_answers(ROOT / "notebooks" / chapter / NOTEBOOK[chapter],
@@ -114,14 +148,54 @@ def rows(tmp_path_factory):
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
-        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(handle)}
+        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(handle)}
+    return {"rows": rows, "out": out, "submissions": submissions}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
-def test_scores(rows, key):
-    assert float(rows[key]["score"]) == EXPECTED[key], rows[key]["status"]
-    assert float(rows[key]["max_score"]) == POINTS[key[1]]
+def test_scores(graded, key):
+    row = graded["rows"][key]
+    assert float(row["score"]) == EXPECTED[key], row["status"]
+    assert float(row["max_score"]) == POINTS[key[1]]
 
 
-def test_delegation_to_the_package_torch_code_is_flagged(rows):
-    assert "uses torch" in rows[("dave", CH03)]["flags"]
+def test_delegation_to_the_package_torch_code_is_flagged(graded):
+    assert "uses torch" in graded["rows"][("dave", CH03)]["flags"]
+
+
+def test_written_answers_wait_for_the_instructor(graded):
+    rows, work = graded["rows"], graded["out"] / "nbgrader"
+    assert all("written answers await grading" in rows[(s, CH05)]["status"]
+               for s in ("alice", "bob", "dave"))
+    assert "written answers" not in rows[("alice", CH03)]["status"]
+    with Gradebook(gradebook_url(work)) as gradebook:
+        grade = gradebook.find_grade("written_clipping", "vanishing-exploding", CH05, "dave")
+        assert grade.needs_manual_grade and grade.max_score == 2
+    autograded = (work / "autograded" / "dave" / CH05 / NOTEBOOK[CH05]).read_text()
+    assert THROUGH_TORCH["written_clipping"] in autograded, "the formgrader would not see the answer"
+    assert "Rubric (2 points)" in autograded, "the formgrader would not show the rubric"
+
+
+def test_feedback_never_shows_the_model_answer(graded):
+    model = next(c.source for c in nbformat.read(ROOT / "solutions" / CH05 / NOTEBOOK[CH05],
+                                                 as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "written_clipping")
+    lines = [line for line in model.splitlines() if len(line) > 25]
+    for student in ("bob", "dave"):
+        page = (graded["out"] / "feedback" / student / CH05 / "vanishing-exploding.html").read_text()
+        assert "not graded yet" in page
+        assert not [line for line in lines if line in page], f"{student}'s feedback shows the model answer"
+
+
+def test_a_hand_grade_counts_after_the_next_run(graded, tmp_path):
+    out = copy_with_manual_score(graded["out"], tmp_path / "out", "written_clipping",
+                                 "vanishing-exploding", CH05, "dave", 1.5)
+    done = subprocess.run(["make", "grade", f"SUBMISSIONS={graded['submissions']}", f"OUT={out}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with (out / "grades.csv").open() as handle:
+        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(handle)}
+    assert rows[("dave", CH05)]["score"] == "1.5"
+    assert "written answers" not in rows[("dave", CH05)]["status"]
+    page = (out / "feedback" / "dave" / CH05 / "vanishing-exploding.html").read_text()
+    assert "1.5 / 2 points" in page and "graded by hand" in page

@@ -103,3 +103,18 @@ def test_every_test_cell_is_probed_and_has_a_check(path):
         assert gid in checks, f"test cell {gid} has no check in bptt.reference"
         assert f'probe("{gid}", ' in cell.source, f"test cell {gid} does not probe itself"
     assert set(checks) == {nbgrader_meta(c)["grade_id"] for c in tests}, "checks without a cell"
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)
+def test_written_answers_are_released_blank(path):
+    """A cell graded by hand reaches the student as a stub, without the model answer or rubric."""
+    released = {nbgrader_meta(c).get("grade_id"): c
+                for c in nbformat.read(NOTEBOOKS / path.parent.name / path.name, as_version=4).cells}
+    for cell in nbformat.read(path, as_version=4).cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and meta.get("solution"):
+            stub = released[meta["grade_id"]]
+            assert stub.cell_type == "markdown" and nbgrader_meta(stub).get("points") == meta["points"]
+            shared = {line for line in cell.source.splitlines() if len(line) > 25} & \
+                set(stub.source.splitlines())
+            assert not shared, f"{meta['grade_id']} is released with its model answer: {shared}"

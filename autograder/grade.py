@@ -178,7 +178,8 @@ def ungraded(assignment: str, name: str, reason: str) -> dict:
     scores = {grade_id(c): {"score": 0.0, "max_score": float(c.metadata["nbgrader"]["points"]),
                             "message": reason} for c in released.cells if is_test(c)}
     source = nbformat.read(SOLUTIONS / assignment / name, as_version=4)
-    return {"scores": scores, "notes": [reason], "ending": None, "sandboxed": True,
+    # blank: there is no written answer either, so none waits for the instructor.
+    return {"scores": scores, "notes": [reason], "ending": None, "sandboxed": True, "blank": True,
             "flags": [], "executed": nbformat.writes(released),
             "formgrader": with_rubrics(released, source)}
 
@@ -260,7 +261,7 @@ def record(work: Path, result: dict) -> None:
                     grade.auto_score = info["scores"][grade.name]["score"]
                     grade.needs_manual_grade = False
                 else:  # a written answer: the formgrader lists it until it has a score
-                    grade.needs_manual_grade = grade.manual_score is None
+                    grade.needs_manual_grade = grade.manual_score is None and not info.get("blank")
         gradebook.db.commit()
     for name, info in result["notebooks"].items():
         target = work / "autograded" / student / assignment / name
@@ -273,9 +274,10 @@ def manual_scores(gradebook: Gradebook, result: dict, name: str) -> dict[str, di
     notebook = gradebook.find_submission_notebook(Path(name).stem, result["assignment"],
                                                   result["student"])
     return {grade.name: {"score": grade.manual_score or 0.0, "max_score": grade.max_score,
-                         "pending": grade.manual_score is None,
-                         "message": ("to be graded by hand; not graded yet"
-                                     if grade.manual_score is None else "graded by hand")}
+                         "pending": grade.needs_manual_grade,
+                         "message": ("graded by hand" if grade.manual_score is not None
+                                     else "to be graded by hand; not graded yet"
+                                     if grade.needs_manual_grade else "no answer to grade")}
             for grade in notebook.grades if grade.name not in result["notebooks"][name]["scores"]}
 
 

@@ -11,6 +11,7 @@ PATTERNS = {
     "opens a database": r"sqlite|gradebook",
     "reaches for solutions or reference answers": r"solutions/|bptt\.reference|bptt/reference",
     "uses torch": r"\btorch\b|bptt\.autograd",
+    "uses matrix_power": r"matrix_power",
     "replaces code objects or builtins": r"__code__|__builtins__|builtins\s*\.",
     "overrides error reporting": r"excepthook|showtraceback|custom_exc",
     "runs other programs": r"subprocess|os\s*\.\s*system|os\s*\.\s*popen|ctypes",

@@ -701,3 +701,65 @@ def gradient_flow(norms: Mapping[str, np.ndarray]):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+# Chapter 6: exercises on the eigenvalues of M^k.
+
+
+def direction_cosine_histograms(samples: Mapping[int, np.ndarray], grid: np.ndarray,
+                                densities: Mapping[int, np.ndarray], bins: int = 40):
+    """Histograms of the cosine between Gaussian vectors and a fixed unit vector (chapter 6).
+
+    One panel per dimension n: the histogram of the sampled cosines, scaled to a
+    density, and the density formula drawn as a line.
+
+    Parameters
+    ----------
+    samples : dimension n -> (N,) sampled cosines in [-1, 1].
+    grid : (m,) points in [-1, 1] at which the densities are given.
+    densities : dimension n -> (m,) the density at ``grid``; the same keys as ``samples``.
+    bins : number of equal bins on [-1, 1].
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    fig, axes = plt.subplots(1, len(samples), figsize=(3.4 * len(samples), 3.2),
+                             layout="constrained", squeeze=False)
+    for ax, (n, values) in zip(axes[0], samples.items()):
+        ax.hist(np.asarray(values, dtype=np.float64), bins=bins, range=(-1.0, 1.0),
+                density=True, color="tab:blue", alpha=0.5, label="Monte Carlo")
+        ax.plot(grid, np.asarray(densities[n], dtype=np.float64), color="black",
+                label="density formula")
+        ax.set_title(f"$n = {n}$", fontsize=10)
+        ax.set_xlabel(r"$c = \mathbf{x}\cdot\mathbf{v}_1 / \|\mathbf{x}\|$")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].set_ylabel("density")
+    axes[0, -1].legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def gradient_norms_by_loss(panels: Mapping[str, Mapping[str, np.ndarray]]):
+    """Semilog plots of ||dL/dh_t|| against t, one panel per loss (chapter 6).
+
+    Parameters
+    ----------
+    panels : panel title -> (curve label -> (T,) norms at time steps 1 .. T).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        for (label, values), colour in zip(curves.items(), plt.get_cmap("tab10").colors):
+            values = np.asarray(values, dtype=np.float64)
+            ax.semilogy(np.arange(1, values.size + 1), values, color=colour, label=label)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("time step $t$")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].set_ylabel(r"$\|\mathrm{d}L/\mathrm{d}\mathbf{h}_t\|$")
+    axes[0, 0].legend(fontsize=8)
+    return fig

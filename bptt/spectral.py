@@ -23,3 +23,19 @@ def with_spectral_radius(W: np.ndarray, radius: float) -> np.ndarray:
     if current == 0:
         raise ValueError("W is nilpotent (spectral radius 0) and cannot be rescaled")
     return np.asarray(W, dtype=np.float64) * (radius / current)
+
+
+def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """An (n, n) orthogonal matrix drawn uniformly (Haar): QR of a Gaussian matrix, signs fixed."""
+    Q, R = np.linalg.qr(rng.standard_normal((n, n)))
+    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+
+
+def symmetric_with_eigenvalues(eigenvalues, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A symmetric M = V diag(eigenvalues) V^T with random orthonormal eigenvectors (chapter 6).
+
+    Returns M (n, n) and V (n, n), whose column i is the eigenvector of eigenvalues[i].
+    """
+    eigenvalues = as_float_array("eigenvalues", eigenvalues, 1)
+    V = random_orthogonal(len(eigenvalues), rng)
+    return (V * eigenvalues) @ V.T, V

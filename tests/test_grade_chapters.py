@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import csv
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 
 import nbformat
 import pytest
@@ -16,10 +20,11 @@ from autograder.grade import gradebook_url
 from tests.conftest import ROOT, copy_with_manual_score, notebook_with_answers
 
 CH01, CH02, CH03 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis", "ch03-truncation"
-CH05 = "ch05-vanishing-exploding"
+CH05, CH06 = "ch05-vanishing-exploding", "ch06-eigenvalues-of-powers"
 NOTEBOOK = {CH01: "recurrent-networks-unrolled.ipynb", CH02: "gradient-analysis.ipynb",
-            CH03: "truncation.ipynb", CH05: "vanishing-exploding.ipynb"}
-POINTS = {CH01: 9, CH02: 11, CH03: 8, CH05: 13}
+            CH03: "truncation.ipynb", CH05: "vanishing-exploding.ipynb",
+            CH06: "eigenvalues-of-powers.ipynb"}
+POINTS = {CH01: 9, CH02: 11, CH03: 8, CH05: 13, CH06: 27}
 
 # Chapter 1 through the package's tanh RNN, which ignores the activation it is given.
 VIA_PACKAGE = {
@@ -125,21 +130,36 @@ def lstm_step_backward(dh, dc, cache):
     "written_clipping": "Clipping bounds the step; it cannot enlarge vanished gradients. Gates help.",
 }
 
+# Chapter 6 with matrix_power where power iteration is asked for, and M^k formed.
+MATRIX_POWER = {
+    "iteration": '''
+def power_iteration(M, x0, k):
+    rows = [np.linalg.matrix_power(M, j) @ x0 for j in range(k + 1)]
+    return np.array([row / np.linalg.norm(row) for row in rows])
+''',
+    "eigenvalues": '''
+def power_eigenvalues(M, k):
+    return np.sort(np.linalg.eigvalsh(np.linalg.matrix_power(M, k)))
+''',
+    "written_rnn": "The gradient lines up with v_1 and scales like |lambda_1|^(T - t).",
+}
+
 EXPECTED = {("alice", CH01): 9, ("bob", CH01): 0, ("dave", CH01): 4,
             ("alice", CH02): 11, ("bob", CH02): 0, ("dave", CH02): 0,
             ("alice", CH03): 8, ("bob", CH03): 0, ("dave", CH03): 0,
-            ("alice", CH05): 11, ("bob", CH05): 0, ("dave", CH05): 0}
+            ("alice", CH05): 11, ("bob", CH05): 0, ("dave", CH05): 0,
+            ("alice", CH06): 21, ("bob", CH06): 0, ("dave", CH06): 0}
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
-    for chapter in (CH01, CH02, CH03, CH05):
+    for chapter in (CH01, CH02, CH03, CH05, CH06):
         shutil.copytree(ROOT / "solutions" / chapter, submissions / "alice" / chapter)
         shutil.copytree(ROOT / "notebooks" / chapter, submissions / "bob" / chapter)
     for chapter, answers in ((CH01, VIA_PACKAGE), (CH02, SHORTCUTS), (CH03, DELEGATED),
-                             (CH05, THROUGH_TORCH)):
+                             (CH05, THROUGH_TORCH), (CH06, MATRIX_POWER)):
         target = submissions / "dave" / chapter / NOTEBOOK[chapter]
         target.parent.mkdir(parents=True)
         nbformat.write(notebook_with_answers(ROOT / "notebooks" / chapter / NOTEBOOK[chapter],
@@ -161,6 +181,16 @@ def test_scores(graded, key):
 
 def test_delegation_to_the_package_torch_code_is_flagged(graded):
     assert "uses torch" in graded["rows"][("dave", CH03)]["flags"]
+    assert "uses matrix_power" in graded["rows"][("dave", CH06)]["flags"]
+
+
+def test_every_written_answer_of_chapter_6_reaches_the_formgrader_with_its_rubric(graded):
+    autograded = (graded["out"] / "nbgrader" / "autograded" / "alice" / CH06 / NOTEBOOK[CH06]).read_text()
+    assert autograded.count("Model answer and rubric (instructor's copy") == 3
+    with Gradebook(gradebook_url(graded["out"] / "nbgrader")) as gradebook:
+        pending = [g.name for g in gradebook.find_submission_notebook(
+            "eigenvalues-of-powers", CH06, "alice").grades if g.needs_manual_grade]
+    assert sorted(pending) == ["written_formal", "written_power", "written_rnn"]
 
 
 def test_written_answers_wait_for_the_instructor(graded):
@@ -199,3 +229,50 @@ def test_a_hand_grade_counts_after_the_next_run(graded, tmp_path):
     assert "written answers" not in rows[("dave", CH05)]["status"]
     page = (out / "feedback" / "dave" / CH05 / "vanishing-exploding.html").read_text()
     assert "1.5 / 2 points" in page and "graded by hand" in page
+
+
+def test_nothing_handed_in_leaves_no_written_answer_pending(graded, tmp_path):
+    submissions = tmp_path / "submissions"
+    (submissions / "erin").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / CH01, submissions / "erin" / CH01)
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", str(submissions),
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (tmp_path / "out" / "grades.csv").open() as handle:
+        rows = {r["assignment"]: r for r in csv.DictReader(handle)}
+    assert rows[CH06]["status"] == "nothing handed in"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_formgrader_shows_written_answers_with_their_rubrics(graded):
+    """The page an instructor grades on: dave's text, the rubric beside it, a score box per answer."""
+    work = graded["out"] / "nbgrader"
+    with Gradebook(gradebook_url(work)) as gradebook:
+        notebook_id = gradebook.find_submission_notebook("eigenvalues-of-powers", CH06, "dave").id
+    port, token = free_port(), "formgrader-test"
+    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "jupyter"), "server", "--no-browser",
+                               "--allow-root", f"--port={port}", f"--IdentityProvider.token={token}"],
+                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/formgrader/submissions/{notebook_id}/?token={token}"
+    try:
+        for _ in range(120):
+            try:
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the formgrader did not answer")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert MATRIX_POWER["written_rnn"] in page, "the formgrader does not show the written answer"
+    assert page.count("Rubric (2 points)") == 3
+    for cell in ("written_power", "written_formal", "written_rnn"):
+        assert f'id="{cell}"' in page, f"no score box for {cell}"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import bptt
 from bptt.autograd import linear_rnn_autograd, tanh_rnn_autograd
+from bptt.spectral import random_orthogonal, symmetric_with_eigenvalues
 from bptt.reference.tanh_rnn import (softmax_cross_entropy_backward, tanh_rnn_backward,
                                      tanh_step_backward)
 
@@ -162,3 +163,15 @@ def test_numerical_gradient_restores_its_input():
     assert bptt.rel_error(grad, np.cos(before)) <= 1e-9
     with pytest.raises(ValueError, match="float64"):
         bptt.numerical_gradient(lambda: 0.0, x.astype(np.float32))
+
+
+@given(n=st.integers(1, 8), seed=st.integers(0, 10_000))
+@settings(max_examples=25, deadline=None)
+def test_symmetric_matrices_have_the_eigenpairs_they_were_built_with(n, seed):
+    rng = np.random.default_rng(seed)
+    eigenvalues = rng.uniform(-3, 3, size=n)
+    M, V = symmetric_with_eigenvalues(eigenvalues, rng)
+    np.testing.assert_allclose(M, M.T, atol=1e-12)
+    np.testing.assert_allclose(M @ V, V * eigenvalues, atol=1e-12)
+    Q = random_orthogonal(n, rng)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(n), atol=1e-12)

@@ -166,7 +166,10 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
                        "message": message or ""}
     student_code = [c.source for c in nb.cells if c.cell_type == "code"
                     and (is_answer(c) or not c.metadata.get("nbgrader"))]
-    return {"scores": scores, "notes": notes, "ending": report.ending,
+    stubs = {grade_id(c): c.source.strip() for c in released.cells if is_manual(c)}
+    unanswered = [grade_id(c) for c in nb.cells
+                  if grade_id(c) in stubs and c.source.strip() in ("", stubs[grade_id(c)])]
+    return {"scores": scores, "notes": notes, "ending": report.ending, "unanswered": unanswered,
             "sandboxed": report.sandboxed, "flags": scan(student_code),
             "executed": nbformat.writes(nb), "formgrader": with_rubrics(nb, source)}
 
@@ -261,7 +264,8 @@ def record(work: Path, result: dict) -> None:
                     grade.auto_score = info["scores"][grade.name]["score"]
                     grade.needs_manual_grade = False
                 else:  # a written answer: the formgrader lists it until it has a score
-                    grade.needs_manual_grade = grade.manual_score is None and not info.get("blank")
+                    grade.needs_manual_grade = grade.manual_score is None and not (
+                        info.get("blank") or grade.name in info.get("unanswered", []))
         gradebook.db.commit()
     for name, info in result["notebooks"].items():
         target = work / "autograded" / student / assignment / name

@@ -277,11 +277,13 @@ def manual_scores(gradebook: Gradebook, result: dict, name: str) -> dict[str, di
     """The hand-graded cells of one notebook: score so far, points, and whether it is pending."""
     notebook = gradebook.find_submission_notebook(Path(name).stem, result["assignment"],
                                                   result["student"])
+    def message(grade) -> str:
+        if grade.manual_score is not None:
+            return "graded by hand"
+        return "to be graded by hand; not graded yet" if grade.needs_manual_grade else "no answer to grade"
+
     return {grade.name: {"score": grade.manual_score or 0.0, "max_score": grade.max_score,
-                         "pending": grade.needs_manual_grade,
-                         "message": ("graded by hand" if grade.manual_score is not None
-                                     else "to be graded by hand; not graded yet"
-                                     if grade.needs_manual_grade else "no answer to grade")}
+                         "pending": grade.needs_manual_grade, "message": message(grade)}
             for grade in notebook.grades if grade.name not in result["notebooks"][name]["scores"]}
 
 

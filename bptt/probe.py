@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt.gated import LSTMStepCache
+from bptt.gated import LSTMStepCache, sigmoid
 from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCache
 
 PROBE_DIR = "BPTT_PROBE_DIR"
@@ -31,7 +31,7 @@ RECORDS = {cls.__name__: cls for cls in (LinearStepCache, LinearRNNCache, TanhSt
 ACTIVATIONS = {
     "tanh": np.tanh,
     "relu": lambda a: np.maximum(a, 0.0),
-    "sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),  # the logistic function, overflow-free
+    "sigmoid": sigmoid,
     "identity": lambda a: a,
 }
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bptt.gated import lstm_step_forward, sigmoid
+from bptt.gated import lstm_step_forward
+from bptt.probe import ACTIVATIONS
 from bptt.reference.judging import Case, Check, against, compare_named
 
 TOL = 1e-10
@@ -40,16 +41,12 @@ def _slope(activation: str, a: np.ndarray, h: np.ndarray) -> np.ndarray:
     return (a > 0).astype(np.float64)
 
 
-def _phi(activation: str, a: np.ndarray) -> np.ndarray:
-    return {"tanh": np.tanh, "sigmoid": sigmoid, "relu": lambda v: np.maximum(v, 0.0)}[activation](a)
-
-
 def jacobian_norms(X, h0, W_hx, W_hh, b_h, activation: str) -> np.ndarray:
     """(T + 1,) spectral norms ||dh_T/dh_k||_2 for k = 0..T; X (T, d), h0 (h,)."""
     h, slopes = h0, []
     for x in X:
         a = W_hx @ x + W_hh @ h + b_h
-        h = _phi(activation, a)
+        h = ACTIVATIONS[activation](a)
         slopes.append(_slope(activation, a, h))
     norms, product = [1.0], np.eye(len(h0))
     for slope in reversed(slopes):

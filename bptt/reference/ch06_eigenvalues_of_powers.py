@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from bptt.reference.judging import Case, Check, compare
+from bptt.reference.judging import Case, Check, against
 from bptt.spectral import spectral_radius, symmetric_with_eigenvalues
 
 TOL = 1e-10
@@ -105,12 +105,20 @@ def power_norms(W, K: int) -> np.ndarray:
     return np.array(norms)
 
 
-def _entrywise(name: str, actual, expected: np.ndarray, tol: float = ENTRYWISE) -> str | None:
-    """Like ``compare``, but relative to each entry, so tiny entries must be right too."""
-    if not isinstance(actual, np.ndarray) or actual.shape != expected.shape:
-        return f"{name}: expected shape {expected.shape}, got {getattr(actual, 'shape', type(actual).__name__)}"
+def _unreadable(name: str, actual, shape: tuple) -> str | None:
+    """Why ``actual`` is not a finite array of ``shape``, or None."""
+    if not isinstance(actual, np.ndarray) or actual.shape != shape:
+        return f"{name}: expected shape {shape}, got {getattr(actual, 'shape', type(actual).__name__)}"
     if not np.all(np.isfinite(actual)):
         return f"{name}: contains NaN or infinite values (overflow or underflow?)"
+    return None
+
+
+def _entrywise(name: str, actual, expected: np.ndarray, tol: float = ENTRYWISE) -> str | None:
+    """Like ``compare``, but relative to each entry, so tiny entries must be right too."""
+    message = _unreadable(name, actual, expected.shape)
+    if message:
+        return message
     worst = np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-300))
     if not worst <= tol:
         return f"{name} is off: an entry has relative error {worst:.2e}, above {tol:.0e}"
@@ -228,10 +236,9 @@ def _power_norm_cases(visible: bool) -> list[Case]:
 
 def _non_normal_verdict(case: Case, result) -> str | None:
     n = case.value[0]
-    if not isinstance(result, np.ndarray) or result.shape != (n, n):
-        return f"expected an array of shape {(n, n)}, got {getattr(result, 'shape', type(result).__name__)}"
-    if not np.all(np.isfinite(result)):
-        return "contains NaN or infinite values"
+    message = _unreadable("the matrix", result, (n, n))
+    if message:
+        return message
     radius = spectral_radius(result)
     if not radius < 1:
         return f"its spectral radius is {radius:.3g}, not below 1"
@@ -241,20 +248,15 @@ def _non_normal_verdict(case: Case, result) -> str | None:
     return None
 
 
-def _against(reference, name, tol=TOL):
-    return lambda case, result: compare(name, result, np.asarray(reference(*case.value), dtype=np.float64), tol)
-
-
 def _entrywise_against(reference, name):
     return lambda case, result: _entrywise(name, result, np.asarray(reference(*case.value), dtype=np.float64))
 
 
 def _log_verdict(case: Case, result) -> str | None:
     expected = log10_gradient_norms(*case.value)
-    if not isinstance(result, np.ndarray) or result.shape != expected.shape:
-        return f"log10 norms: expected shape {expected.shape}, got {getattr(result, 'shape', type(result).__name__)}"
-    if not np.all(np.isfinite(result)):
-        return "log10 norms: contains NaN or infinite values (overflow or underflow?)"
+    message = _unreadable("log10 norms", result, expected.shape)
+    if message:
+        return message
     worst = np.max(np.abs(result - expected))
     return None if worst <= 1e-8 else f"log10 norms are off by up to {worst:.2e}"
 
@@ -266,15 +268,15 @@ def _pair(kind_cases, verdict):
 CHECKS = {}
 for _name, _cases, _verdict in (
         ("eigenvalues", _eigenvalue_cases, _entrywise_against(power_eigenvalues, "eigenvalues of M^k")),
-        ("iteration", _iteration_cases, _against(power_iteration, "the iterates")),
+        ("iteration", _iteration_cases, against(power_iteration, "the iterates", TOL)),
         ("tan", _tan_cases, _entrywise_against(tan_angles, "tan theta_j")),
         ("probability", _probability_cases, _probability_verdict),
-        ("bound", _bound_cases, _against(probability_bound, "the bound")),
-        ("alignment", _alignment_cases, _against(alignment, "|cos| with the top eigenvector")),
+        ("bound", _bound_cases, against(probability_bound, "the bound", TOL)),
+        ("alignment", _alignment_cases, against(alignment, "|cos| with the top eigenvector", TOL)),
         ("log_norms", _log_norm_cases, _log_verdict),
-        ("orthogonal", _orthogonal_cases, _against(nearest_orthogonal, "the nearest orthogonal matrix")),
+        ("orthogonal", _orthogonal_cases, against(nearest_orthogonal, "the nearest orthogonal matrix", TOL)),
         ("power_norms", _power_norm_cases, _entrywise_against(power_norms, "||W^k||"))):
     CHECKS[f"test_{_name}_visible"], CHECKS[f"test_{_name}_hidden"] = _pair(_cases, _verdict)
-CHECKS["test_rate"] = Check("call", _rate_cases, _against(measured_rate, "the measured rate", 1e-8))
+CHECKS["test_rate"] = Check("call", _rate_cases, against(measured_rate, "the measured rate", 1e-8))
 CHECKS["test_non_normal"] = Check("call", lambda: [Case(f"n={n}", (n,)) for n in (2, 3, 5, 8)],
                                   _non_normal_verdict)

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The stamp records a finished install; a change to the pins makes it stale.
 STAMP := $(VENV)/.installed
 
-.PHONY: book test release grade import formgrader student-bundle benchmark lab clean sandbox
+.PHONY: book test release grade import formgrader student-bundle benchmark lab clean sandbox browser
 
 $(STAMP): requirements.txt pyproject.toml
 	rm -rf $(VENV)
@@ -29,7 +29,13 @@ sandbox:
 	  && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
 	  || echo "warning: bubblewrap is missing; grading will run without a sandbox"
 
-test: $(STAMP) sandbox
+# The browser tests open the formgrader and feedback pages in headless Chromium (Debian's).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "warning: chromium is missing; the browser tests will be skipped"
+
+test: $(STAMP) sandbox browser
 	$(PY) -m pytest -n 2 --dist loadfile
 
 release: $(STAMP)
@@ -47,7 +53,7 @@ import: $(STAMP)
 formgrader: $(STAMP)
 	@test -f "$(OUT)/nbgrader/gradebook.db" || { echo "usage: make formgrader OUT=dir (after make grade)"; exit 2; }
 	cd "$(OUT)/nbgrader" && $(abspath $(VENV))/bin/jupyter lab --ServerApp.default_url=/formgrader \
-	  $(if $(filter 0,$(shell id -u)),--allow-root)
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(FORMGRADER_OPTIONS)
 
 student-bundle: book
 	$(PY) -m autograder.bundle

@@ -1,8 +1,8 @@
 """``make student-bundle``: everything a student may receive, and nothing else.
 
 The bundle holds the built book, the released notebooks and the helper
-package without ``bptt/reference`` (the answers and the grader's checks),
-with what is needed to install and run them.
+package ``bptt`` (the answers and the grader's checks live in ``autograder/``,
+which is not shipped), with what is needed to install and run them.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def build_bundle(html: Path, target: Path = BUNDLE) -> Path:
     shutil.copytree(html, target / "book")
     shutil.copytree(NOTEBOOKS, target / "notebooks")
     shutil.copytree(ROOT / "bptt", target / "bptt",
-                    ignore=shutil.ignore_patterns("reference", "__pycache__", "*.pyc"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in FILES:
         shutil.copy(ROOT / name, target / name)
     (target / "README.md").write_text(STUDENT_README)

@@ -5,10 +5,14 @@ submission the grader
 
 1. rebuilds the notebook on the instructor's copy (``autograder.repair``),
 2. runs it in a sandbox with time, memory, process and output limits
-   (``autograder.sandbox``), where each graded test cell's probe saves what the
-   student's function returns on inputs the grader chose (``bptt.probe``),
+   (``autograder.sandbox``), where each graded test cell's probe sends back what
+   the student's function returns on inputs the grader chose (``bptt.probe``),
 3. judges those results in this process against the reference answers
-   (``bptt.reference``), which the sandbox cannot see.
+   (``autograder.reference``), which the sandbox cannot see.
+
+Everything that comes out of the sandbox is hostile data: it arrives through a
+size-capped pipe, never as files, and every page made from it is neutralised
+(``autograder.sanitise``) before a person opens it.
 
 Submissions are graded in parallel, each on its own; their results are then
 written in a fixed order into the nbgrader gradebook of ``OUT/nbgrader/``
@@ -30,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -43,11 +48,15 @@ from autograder.course import (CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments,
                                source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_manual, is_test, rebuild
+from autograder.sanitise import escape, neutralise_notebook
 from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
+from bptt.runner import OUTPUT_LIMIT
 from autograder.scan import scan
-from bptt.reference.judging import judge, write_inputs
+from autograder.reference.judging import judge, write_inputs
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+# Spreadsheets run a cell that starts with one of these as a formula.
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "flags")
 UNLIMITED = ("WARNING: no pids cgroup can be created here, and root ignores RLIMIT_NPROC: the "
              "number of processes of student code is NOT limited (a fork bomb can exhaust the machine).")
@@ -66,8 +75,8 @@ class Job:
 
 
 def checks_module(assignment: str):
-    """The module that grades an assignment: ``bptt.reference.<assignment id with _>``."""
-    return importlib.import_module("bptt.reference." + assignment.replace("-", "_"))
+    """The module that grades an assignment: ``autograder.reference.<assignment id with _>``."""
+    return importlib.import_module("autograder.reference." + assignment.replace("-", "_"))
 
 
 def checks_of(assignment: str) -> dict:
@@ -115,12 +124,18 @@ def merge_log(nb, records: list[dict]) -> None:
         for name in ("stdout", "stderr"):
             if record.get(name):
                 cell.outputs.append(nbformat.v4.new_output("stream", name=name,
-                                                           text=str(record[name])))
-        if record.get("error"):
-            error = record["error"]
+                                                           text=capped(record[name])))
+        error = record.get("error")
+        if isinstance(error, dict):
+            evalue = capped(error.get("evalue"), 1000)
             cell.outputs.append(nbformat.v4.new_output(
-                "error", ename=str(error.get("ename")), evalue=str(error.get("evalue")),
-                traceback=[str(error.get("evalue"))]))
+                "error", ename=capped(error.get("ename"), 100), evalue=evalue, traceback=[evalue]))
+
+
+def capped(value, limit: int = OUTPUT_LIMIT) -> str:
+    """A string from the sandbox, cut to ``limit`` characters."""
+    text = str(value)
+    return text[:limit] + f"\n[... cut at {limit} characters]" if len(text) > limit else text
 
 
 def with_rubrics(nb, source) -> str:
@@ -142,26 +157,30 @@ def with_rubrics(nb, source) -> str:
     return nbformat.writes(copy)
 
 
-def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits: Limits,
-                   hide: list[Path], bwrap: str | None) -> dict:
+def grade_notebook(job: Job, name: str, path: Path | None, limits: Limits,
+                   bwrap: str | None) -> dict:
     """Repair, run and judge one notebook of a submission."""
     source = nbformat.read(SOLUTIONS / job.assignment / name, as_version=4)
     released = nbformat.read(NOTEBOOKS / job.assignment / name, as_version=4)
     nb, notes = rebuild(path, source, released)
     checks = checks_of(job.assignment)
-    (scratch / "probe").mkdir(parents=True, exist_ok=True)
     tests = {grade_id(c): c for c in nb.cells if is_test(c)}
     unchecked = set(tests) - set(checks)
     if unchecked:
         raise KeyError(f"{job.assignment} has test cells without a check: {sorted(unchecked)}")
-    cases = {gid: write_inputs(gid, checks[gid], scratch / "probe") for gid in tests}
     cells = [{"index": i, "source": c.source} for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    report = run_cells(cells, scratch, limits, hide, bwrap)
+    # The inputs folder is the grader's own; the sandbox sees it read-only, and it goes with the run.
+    with tempfile.TemporaryDirectory(prefix="bptt-inputs-") as inputs:
+        (Path(inputs) / "probe").mkdir()
+        cases = {gid: write_inputs(gid, checks[gid], Path(inputs) / "probe") for gid in tests}
+        report = run_cells(cells, Path(inputs), limits, bwrap)
     merge_log(nb, report.cells)
+    if report.dropped:
+        notes.append(report.dropped)
     scores = {}
     for gid, cell in tests.items():
         points = float(cell.metadata["nbgrader"]["points"])
-        message = judge(gid, checks[gid], cases[gid], scratch / "probe")
+        message = judge(checks[gid], cases[gid], report.probes.get(gid))
         scores[gid] = {"score": 0.0 if message else points, "max_score": points,
                        "message": message or ""}
     student_code = [c.source for c in nb.cells if c.cell_type == "code"
@@ -169,6 +188,7 @@ def grade_notebook(job: Job, name: str, path: Path | None, scratch: Path, limits
     stubs = {grade_id(c): c.source.strip() for c in released.cells if is_manual(c)}
     unanswered = [grade_id(c) for c in nb.cells
                   if grade_id(c) in stubs and c.source.strip() in ("", stubs[grade_id(c)])]
+    nb = neutralise_notebook(nb)
     return {"scores": scores, "notes": notes, "ending": report.ending, "unanswered": unanswered,
             "sandboxed": report.sandboxed, "flags": scan(student_code),
             "executed": nbformat.writes(nb), "formgrader": with_rubrics(nb, source)}
@@ -187,8 +207,7 @@ def ungraded(assignment: str, name: str, reason: str) -> dict:
             "formgrader": with_rubrics(released, source)}
 
 
-def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
-                     bwrap: str | None) -> dict:
+def grade_submission(job: Job, out: Path, limits: Limits, bwrap: str | None) -> dict:
     """Grade one submission and store its result (the unit of parallel work and of resuming)."""
     stored = out / "results" / job.student / f"{job.assignment}.json"
     stamp = fingerprint(job)
@@ -205,12 +224,8 @@ def grade_submission(job: Job, out: Path, limits: Limits, hide: list[Path],
                                for name in source_notebooks(job.assignment)}
         return result
     for name in source_notebooks(job.assignment):
-        scratch = out / "scratch" / job.student / job.assignment / Path(name).stem
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
         try:
-            result["notebooks"][name] = grade_notebook(job, name, files.get(name), scratch,
-                                                       limits, hide, bwrap)
+            result["notebooks"][name] = grade_notebook(job, name, files.get(name), limits, bwrap)
         except Exception as error:  # one submission's failure must not stop the batch
             result["notebooks"][name] = ungraded(
                 job.assignment, name, f"could not be graded ({type(error).__name__}: {error})")
@@ -318,7 +333,7 @@ def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
             for name, info in result["notebooks"].items():
                 header = (f"# Feedback on {assignment} for {student}\n\n"
                           f"Score for the assignment: {submission.score:g} of "
-                          f"{submission.max_score:g} points. {status}.")
+                          f"{submission.max_score:g} points. {escape(status)}.")
                 nb = feedback_notebook(nbformat.reads(info["executed"], as_version=4),
                                        {**info["scores"], **manual[name]}, header)
                 write_html(nb, out / "feedback" / student / assignment / f"{Path(name).stem}.html")
@@ -326,9 +341,15 @@ def export(work: Path, out: Path, results: list[dict]) -> list[dict]:
     with partial_file.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()}
+                         for row in rows)
     partial_file.replace(out / "grades.csv")
     return rows
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + text if text.startswith(FORMULA) else text
 
 
 def write_report(out: Path, rows: list[dict], alerts: list[str]) -> None:
@@ -336,7 +357,7 @@ def write_report(out: Path, rows: list[dict], alerts: list[str]) -> None:
     lines += [line for warning in alerts for line in (f"**{warning}**", "")]
     lines += ["| student | assignment | score | status | flags |", "|---|---|---|---|---|"]
     lines += [f"| {r['student_id']} | {r['assignment']} | {r['score']} / {r['max_score']} | "
-              f"{r['status']} | {r['flags']} |" for r in rows]
+              f"{escape(r['status'])} | {escape(r['flags'])} |" for r in rows]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
@@ -366,9 +387,7 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
         print(warning, file=sys.stderr)
     work = out / "nbgrader"
     prepare_course(work)
-    # The sandbox shows nothing of the course tree but its code; these lie elsewhere.
-    hide = [out, submissions]
-    run = partial(grade_submission, out=out, limits=limits, hide=hide, bwrap=bwrap)
+    run = partial(grade_submission, out=out, limits=limits, bwrap=bwrap)
     jobs = discover(submissions)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(run, jobs))

@@ -1,8 +1,9 @@
 """Helper package of the course on backpropagation through time.
 
-Each public function's docstring names the chapter that explains it. The
-subpackage ``bptt.reference`` holds the instructor's answers to graded
-exercises; it is not part of what students receive.
+Each public function's docstring names the chapter that explains it. Everything
+here may be seen by students and by the code they hand in: the instructor's
+answers to graded exercises and the checks that judge them live apart, in
+``autograder.reference``.
 """
 
 from bptt.gradcheck import TOL_AUTOGRAD, TOL_NUMERIC, numerical_gradient, rel_error

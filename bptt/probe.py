@@ -2,11 +2,13 @@
 
 A graded test cell ends with ``probe("<cell id>", function)``. Outside a
 grading run it does nothing. Inside one, the grader has written the inputs of
-that cell's checks to ``$BPTT_PROBE_DIR``; the probe calls the function on
-each of them and saves what comes back as plain float64 arrays. The grader
-compares those arrays with its own answers in a separate process, which
-nothing in the notebook can reach, so patched functions or odd return
-objects can change a result but never the verdict on it.
+that cell's checks to the read-only folder ``$BPTT_PROBE_DIR``; the probe calls
+the function on each of them and sends what comes back, as plain float64
+arrays, down the grading channel (the pipe ``$BPTT_CHANNEL_FD`` to the grader).
+The grader compares those arrays with its own answers in its own process,
+which nothing in the notebook can reach, so patched functions or odd return
+objects can change a result but never the verdict on it. The grader reads the
+channel as hostile data: see ``unpack``.
 
 The codec below turns nested tuples, lists, dicts, named tuples of the
 package and numbers into a JSON description plus a dict of arrays, and back.
@@ -14,7 +16,9 @@ package and numbers into a JSON description plus a dict of arrays, and back.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
 import traceback
 from dataclasses import dataclass
@@ -26,6 +30,8 @@ from bptt.gated import LSTMStepCache, sigmoid
 from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCache
 
 PROBE_DIR = "BPTT_PROBE_DIR"
+CHANNEL = "BPTT_CHANNEL_FD"
+MAX_DIMENSIONS = 8
 RECORDS = {cls.__name__: cls for cls in (LinearStepCache, LinearRNNCache, TanhStepCache,
                                          TanhRNNCache, LSTMStepCache)}
 ACTIVATIONS = {
@@ -94,6 +100,31 @@ def plain(value, arrays: dict[str, np.ndarray]):
     return {"array": key}
 
 
+def pack(array: np.ndarray) -> dict:
+    """A float64 array as JSON: dtype, shape and base64 of its little-endian bytes."""
+    array = np.asarray(array, dtype="<f8")
+    return {"shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode()}
+
+
+def unpack(packed) -> np.ndarray:
+    """Inverse of ``pack`` for data that came out of the sandbox.
+
+    Nothing is trusted: the shape must be a short list of small non-negative
+    integers whose product matches the bytes present, so a record cannot ask
+    for more memory than it carries. Raises ValueError otherwise.
+    """
+    if not isinstance(packed, dict) or not isinstance(packed.get("data"), str):
+        raise ValueError("not a packed array")
+    shape = packed.get("shape")
+    if (not isinstance(shape, list) or len(shape) > MAX_DIMENSIONS
+            or not all(type(n) is int and 0 <= n < 2**31 for n in shape)):
+        raise ValueError("bad shape")
+    raw = base64.b64decode(packed["data"], validate=True)
+    if len(raw) != 8 * math.prod(shape):
+        raise ValueError("shape and data disagree")
+    return np.frombuffer(raw, dtype="<f8").reshape(shape).astype(np.float64)
+
+
 def _directional_arguments(case: dict):
     """Arguments for a gradient check: a counted loss f() that reads x through a closure."""
     x, calls = case["x"], []
@@ -119,12 +150,21 @@ def _run_case(function, kind: str, case):
     return function(*case)
 
 
-def probe(check_id: str, function) -> None:
-    """Save ``function``'s results on the inputs of ``check_id``; a no-op outside grading."""
-    folder = os.environ.get(PROBE_DIR)
-    if not folder:
+def send(record: dict) -> None:
+    """Write ``record`` as one JSON line to the grading channel (a no-op outside grading)."""
+    fd = os.environ.get(CHANNEL)
+    if not fd:
         return
-    folder = Path(folder)
+    data = (json.dumps(record) + "\n").encode()
+    while data:
+        data = data[os.write(int(fd), data):]
+
+
+def results(check_id: str, function, folder: Path) -> dict:
+    """``function``'s outcome on every input of ``check_id`` in ``folder``, ready to send.
+
+    Returns {"outcomes": [{"result": spec} or {"error": text}], "arrays": {key: packed}}.
+    """
     spec = json.loads((folder / f"{check_id}.inputs.json").read_text())
     with np.load(folder / f"{check_id}.inputs.npz", allow_pickle=False) as stored:
         inputs = dict(stored)
@@ -137,5 +177,11 @@ def probe(check_id: str, function) -> None:
         except (Exception, SystemExit) as error:  # the student's failure is a result, not ours
             text = traceback.format_exception_only(type(error), error)[-1].strip()
             outcomes.append({"error": text[:500]})
-    np.savez(folder / f"{check_id}.outputs.npz", **arrays)
-    (folder / f"{check_id}.outputs.json").write_text(json.dumps(outcomes))
+    return {"outcomes": outcomes, "arrays": {key: pack(a) for key, a in arrays.items()}}
+
+
+def probe(check_id: str, function) -> None:
+    """Send ``function``'s results on the inputs of ``check_id``; a no-op outside grading."""
+    folder = os.environ.get(PROBE_DIR)
+    if folder:
+        send({"probe": check_id, **results(check_id, function, Path(folder))})

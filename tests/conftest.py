@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from functools import cache
@@ -76,20 +77,19 @@ def root() -> Path:
 
 
 @pytest.fixture
-def judged(tmp_path, monkeypatch):
+def judged(tmp_path):
     """judged(checks, check_id, function): None if ``function`` passes the check, else its message.
 
-    The probe runs in this process, as it would in the sandbox, and the judge reads its files.
+    The probe runs in this process, as it would in the sandbox, and its record goes through
+    JSON to the judge, as it would through the grading channel.
     """
-    from bptt.probe import probe
-    from bptt.reference.judging import judge, write_inputs
-
-    monkeypatch.setenv("BPTT_PROBE_DIR", str(tmp_path))
+    from autograder.reference.judging import judge, write_inputs
+    from bptt.probe import results
 
     def run(checks, check_id, function):
         cases = write_inputs(check_id, checks[check_id], tmp_path)
-        probe(check_id, function)
-        return judge(check_id, checks[check_id], cases, tmp_path)
+        record = json.loads(json.dumps(results(check_id, function, tmp_path)))
+        return judge(checks[check_id], cases, record)
 
     return run
 

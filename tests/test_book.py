@@ -46,7 +46,7 @@ def test_book_ships_no_sources_and_no_answers(html):
     for path in html.rglob("*"):
         if path.is_file() and path.suffix in {".html", ".js", ".txt", ".json"}:
             text = path.read_text(errors="ignore")
-            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "bptt.reference"):
+            for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "autograder.reference"):
                 assert secret not in text, f"{path.relative_to(html)} contains {secret!r}"
 
 

@@ -9,7 +9,7 @@ import torch
 from bptt import rel_error
 from bptt.cache import cached
 from bptt.gated import gru_step_forward, lstm_step_forward
-from bptt.reference import ch05_vanishing_exploding as ch05
+from autograder.reference import ch05_vanishing_exploding as ch05
 from bptt.remedies import BASELINE, train_adding
 
 TOL = 1e-10

@@ -9,16 +9,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.sandbox import processes_limited
-from bptt.reference.ch04_bptt_in_detail import CHECKS
+from autograder.reference.ch04_bptt_in_detail import CHECKS
 from tests.conftest import (CH04, CH04_NOTEBOOK, ROOT, copy_with_manual_score, nbgrader_meta,
                             notebook_with_answers)
 
@@ -81,8 +83,8 @@ CHEATS = {
                                "    loss = torch.nn.functional.cross_entropy(leaf.reshape(-1, Z.shape[-1]), "
                                "torch.tensor(targets).reshape(-1))\n"
                                "    return torch.autograd.grad(loss, leaf)[0].numpy()\n",
-        "tanh_step_backward": "from bptt.reference.tanh_rnn import tanh_step_backward\n",
-        "tanh_rnn_backward": "from bptt.reference.tanh_rnn import tanh_rnn_backward\n",
+        "tanh_step_backward": "from autograder.reference.tanh_rnn import tanh_step_backward\n",
+        "tanh_rnn_backward": "from autograder.reference.tanh_rnn import tanh_rnn_backward\n",
         "directional_check": "def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):\n"
                              "    return rel_error(numerical_gradient(f, x, eps), grad)\n",
     },
@@ -110,6 +112,42 @@ CHEATS = {
     "floods-output": zeros_everywhere("for i in range(10**6):\n    print(i)"),
 }
 
+CHEATS.update({
+    # The grading channel is a pipe the student's process holds: forge into it, flood it.
+    "forges-the-channel": zeros_everywhere(
+        "import os, json\nfd = int(os.environ.get('BPTT_CHANNEL_FD', '1'))\n"
+        "def put(data):\n    while data:\n        data = data[os.write(fd, data):]\n"
+        "put(b'{\"index\": 0, \"stdout\": \"' + b'x' * 60_000_000 + b'\"}\\n')\n"
+        "for check in ('test_softmax_ce_visible', 'test_rnn_hidden', 'test_step_hidden'):\n"
+        "    put(json.dumps({'probe': check, 'outcomes': [{'result': {'array': 'a0'}}] * 40,\n"
+        "        'arrays': {'a0': {'shape': [2**30, 2**30], 'data': ''}}}).encode() + b'\\n')\n"
+        "put(b'[' * 200_000 + b'\\n')\n"
+        "for _ in range(40):\n    put(b'{\"index\": 1, \"stdout\": \"' + b'y' * 1_000_000 + b'\"}\\n')"),
+    # Whatever the student's process leaves behind in its scratch names nothing outside it.
+    "links-to-a-classmate": zeros_everywhere(
+        "import os\nfor name, target in (('probe', '../../alice'), ('log.jsonl', '/dev/zero'),\n"
+        "                     ('cells.json', '/etc/shadow')):\n"
+        "    try:\n        os.symlink(target, name)\n    except OSError:\n        pass\n"
+        "try:\n    os.mkfifo('fifo')\nexcept OSError:\n    pass"),
+    # Fill every writable place: scratch, temporary files, shared memory.
+    "fills-the-disk": zeros_everywhere(
+        "import os, tempfile\nwritten = 0\n"
+        "for n, folder in enumerate(('.', tempfile.gettempdir(), '/dev/shm', os.path.expanduser('~'))):\n"
+        "    for i in range(200):\n        try:\n"
+        "            with open(os.path.join(folder, f'fill{n}-{i}'), 'wb') as f:\n"
+        "                written += f.write(b'0' * 32 * 2**20)\n"
+        "        except OSError:\n            break\n"
+        "print(f'wrote {written // 2**20} MiB')"),
+    # Student HTML and script, in printed text, a display and an exception message.
+    "injects-html": {
+        "softmax_ce_backward": "from IPython.display import HTML, display\n"
+                               "display(HTML('<script>document.title=\"pwned\"</script>'))\n"
+                               "print('<img src=x onerror=\"document.title=1\">')\n"
+                               "def softmax_cross_entropy_backward(Z, targets):\n"
+                               "    raise ValueError('<script>document.title=\"pwned\"</script>')\n",
+    },
+})
+
 # A fork bomb is only let loose where the sandbox can stop it.
 if processes_limited():
     CHEATS["fork-bomb"] = zeros_everywhere("import os\nwhile True:\n    os.fork()")
@@ -121,13 +159,45 @@ ROBUST = {  # honest work in a hostile shape, and the score it keeps
                                       "print('to stderr', file=sys.stderr)\n" + v
                                    for k, v in answers.items()}),
     "loops-forever": (9, lambda answers: {**answers, "softmax_ce_backward": "while True:\n    pass\n"}),
+    # Children that sleep on must not starve the checks after them of processes.
+    "forks-and-sleeps": (11, lambda answers: {**answers, "softmax_ce_backward":
+                                             "import os, time\ntry:\n    for _ in range(300):\n"
+                                             "        if os.fork() == 0:\n            time.sleep(600)\n"
+                                             "except OSError:\n    pass\n"
+                                             + answers["softmax_ce_backward"]}),
 }
+
+
+def searches_the_machine(secret: Path, checkout: Path) -> dict[str, str]:
+    """Answers that look for a key of the grading user and for another checkout of the course,
+    print what they find and run the solution cells of any solution notebook they can open."""
+    return {"softmax_ce_backward": f"""
+import glob, json, os
+for path in [{str(secret)!r}, os.path.expanduser('~/.ssh/id_rsa'), '/etc/shadow']:
+    try:
+        print(open(path).read())
+    except OSError as error:
+        print('cannot read', path, error)
+found = glob.glob({str(checkout)!r} + '/**/*.ipynb', recursive=True)
+found += glob.glob({str(ROOT)!r} + '/solutions/*/*.ipynb')
+for depth in range(6):
+    found += glob.glob('/*' * depth + '/solutions/*/*.ipynb')
+print('found', found)
+for path in found:
+    for cell in json.load(open(path))['cells']:
+        if cell['cell_type'] == 'code':
+            try:
+                exec(''.join(cell['source']))
+            except BaseException:
+                pass
+"""}
 
 OPTIONS = "--cell-timeout 10 --notebook-timeout 40"
 EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter": 11,
             "yvonne": 9, "zed": 0}
 EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
+EXPECTED["searches-the-machine"] = 0
 
 CORRECT_SOFTMAX = '''
 def softmax_cross_entropy_backward(Z, targets):
@@ -190,10 +260,24 @@ def digest(folder) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.rglob("*.py")))).hexdigest()
 
 
+def plant_secret(home: Path) -> tuple[Path, str]:
+    """A key of the grading user outside the course: 0600 in a 0700 folder."""
+    token = "SECRET-" + secrets.token_hex(16)
+    folder = home / ".ssh"
+    folder.mkdir(mode=0o700)
+    key = folder / "id_course"
+    key.write_text(token)
+    key.chmod(0o600)
+    return key, token
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("out")
+    key, token = plant_secret(tmp_path_factory.mktemp("grader-home"))
+    checkout = tmp_path_factory.mktemp("other-checkout")
+    shutil.copytree(ROOT / "solutions", checkout / "solutions")
     folder = lambda student: submissions / student / CH04  # noqa: E731
     shutil.copytree(SOLUTION.parent, folder("alice"))
     shutil.copytree(RELEASED.parent, folder("bob"))
@@ -210,14 +294,22 @@ def graded(tmp_path_factory):
         write(notebook_with_answers(RELEASED, answers), folder(name) / CH04_NOTEBOOK)
     for name, (_, change) in ROBUST.items():
         write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
+    write(notebook_with_answers(RELEASED, searches_the_machine(key, checkout)),
+          folder("searches-the-machine") / CH04_NOTEBOOK)
     package = digest(ROOT / "bptt")
-    done = subprocess.run(["make", "grade", f"SUBMISSIONS={submissions}", f"OUT={out}",
-                           f"GRADE_OPTIONS={OPTIONS}"],
+    # The largest resident size of the grader and everything it ran, measured around make.
+    measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+               "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+               "sys.exit(done.returncode)")
+    done = subprocess.run([sys.executable, "-c", measure, "make", "grade",
+                           f"SUBMISSIONS={submissions}", f"OUT={out}", f"GRADE_OPTIONS={OPTIONS}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with (out / "grades.csv").open() as handle:
         rows = ch04_rows(handle)
-    return {"out": out, "rows": rows, "submissions": submissions, "package": package}
+    maxrss_kib = int(re.search(r"MAXRSS (\d+)", done.stdout)[1])
+    return {"out": out, "rows": rows, "submissions": submissions, "package": package,
+            "token": token, "maxrss": maxrss_kib * 1024}
 
 
 def test_grades_csv_has_the_contract_columns(graded):
@@ -270,10 +362,48 @@ def test_nothing_outside_the_sandbox_changed(graded):
         assert db.execute("select max(auto_score) from grade").fetchone()[0] <= 2
 
 
+def test_nothing_of_the_grading_user_leaks_into_the_results(graded):
+    out, token = graded["out"], graded["token"].encode()
+    leaked = [p for p in out.rglob("*") if p.is_file() and token in p.read_bytes()]
+    assert not leaked, f"the planted key appears in {leaked}"
+    page = (out / "feedback" / "searches-the-machine" / CH04 / "bptt-in-detail.html").read_text()
+    assert "cannot read" in page and "found []" in page, "the search did not run as written"
+
+
+def test_the_grader_stays_within_its_bounds(graded):
+    out = graded["out"]
+    assert graded["maxrss"] < 2**30, f"a grading process grew to {graded['maxrss'] / 2**20:.0f} MiB"
+    largest = max(p.stat().st_size for p in (out / "feedback").rglob("*.html"))
+    assert largest < 2 * 2**20, f"a feedback page of {largest / 2**20:.1f} MiB"
+    assert not (out / "scratch").exists(), "scratch was left behind"
+    assert "dropped" in graded["rows"]["forges-the-channel"]["status"]
+    page = (out / "feedback" / "fills-the-disk" / CH04 / "bptt-in-detail.html").read_text()
+    written = int(re.search(r"wrote (\d+) MiB", page)[1])
+    assert written <= 256 + 1, f"a submission wrote {written} MiB past its scratch quota"
+
+
+PAYLOADS = ('<script>document.title="pwned"</script>', '<img src=x onerror="document.title=1">')
+
+
+def test_student_html_is_neutralised_in_every_page(graded):
+    out = graded["out"]
+    page = (out / "feedback" / "injects-html" / CH04 / "bptt-in-detail.html").read_text()
+    assert "document.title" in page, "the payload never reached the feedback page"
+    for payload in PAYLOADS:
+        assert payload not in page, f"the feedback page carries {payload!r} as it was written"
+    autograded = nbformat.read(out / "nbgrader" / "autograded" / "injects-html" / CH04 / CH04_NOTEBOOK,
+                               as_version=4)
+    outputs = [o for cell in autograded.cells for o in cell.get("outputs", [])]
+    assert any("onerror" in o.get("text", "") for o in outputs), "the printed payload is missing"
+    kinds = {kind for o in outputs for kind in o.get("data", {})}
+    assert kinds <= {"text/plain", "image/png", "image/jpeg", "image/gif"}, kinds
+    assert not [c for c in autograded.cells if c.cell_type == "markdown" and "<script" in c.source]
+
+
 def test_feedback_explains_failures_without_showing_hidden_tests(graded):
     out = graded["out"]
     # What only hidden tests and the grader contain; a student's own file may mention it.
-    secrets = ("HIDDEN TESTS", "bptt.probe", "bptt.reference", "expected = reference", *CHECKS)
+    secrets = ("HIDDEN TESTS", "bptt.probe", "autograder.reference", "expected = reference", *CHECKS)
     for student in EXPECTED:
         own = "".join(p.read_text() for p in (graded["submissions"] / student).rglob("*.ipynb"))
         html = (out / "feedback" / student / CH04 / "bptt-in-detail.html").read_text()

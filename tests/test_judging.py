@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
-
+import base64
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 
 import bptt
 from bptt.probe import probe
-from bptt.reference import tanh_rnn as reference
-from bptt.reference.ch04_bptt_in_detail import CHECKS
-from bptt.reference.judging import judge, write_inputs
+from autograder.reference import tanh_rnn as reference
+from autograder.reference.ch04_bptt_in_detail import CHECKS
+from autograder.reference.judging import judge, write_inputs
 
 
 @pytest.fixture
@@ -156,6 +156,7 @@ def test_directional_check_rules(verdict):
 
 def test_probe_is_inert_outside_grading(monkeypatch, tmp_path):
     monkeypatch.delenv("BPTT_PROBE_DIR", raising=False)
+    monkeypatch.delenv("BPTT_CHANNEL_FD", raising=False)
     probe("test_softmax_ce_visible", own_softmax_backward)
     assert not list(tmp_path.iterdir())
 
@@ -163,7 +164,35 @@ def test_probe_is_inert_outside_grading(monkeypatch, tmp_path):
 def test_judge_reports_a_probe_that_never_ran(tmp_path):
     check = CHECKS["test_rnn_hidden"]
     cases = write_inputs("test_rnn_hidden", check, tmp_path)
-    assert "did not run" in judge("test_rnn_hidden", check, cases, tmp_path)
+    assert "did not run" in judge(check, cases, None)
+
+
+FORGED = {  # records a student could write into the channel, and what the judge makes of them
+    "huge shape": {"a0": {"shape": [2**30, 2**30], "data": ""}},
+    "short data": {"a0": {"shape": [3], "data": base64.b64encode(b"\0" * 8).decode()}},
+    "negative shape": {"a0": {"shape": [-1], "data": ""}},
+    "not base64": {"a0": {"shape": [1], "data": "%%%%"}},
+    "many dimensions": {"a0": {"shape": [1] * 40, "data": base64.b64encode(b"\0" * 8).decode()}},
+    "not a dict": {"a0": [1, 2, 3]},
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGED))
+def test_forged_records_are_refused_without_allocating(tmp_path, forgery):
+    check = CHECKS["test_softmax_ce_visible"]
+    cases = write_inputs("test_softmax_ce_visible", check, tmp_path)
+    record = {"outcomes": [{"result": {"array": "a0"}}] * len(cases), "arrays": FORGED[forgery]}
+    assert "could not be read back" in judge(check, cases, record)
+
+
+def test_deeply_nested_results_are_refused(tmp_path):
+    check = CHECKS["test_softmax_ce_visible"]
+    cases = write_inputs("test_softmax_ce_visible", check, tmp_path)
+    nested = {"value": 0}
+    for _ in range(100_000):
+        nested = {"list": [nested]}
+    assert "could not be read back" in judge(check, cases, {"outcomes": [{"result": nested}],
+                                                            "arrays": {}})
 
 
 def test_reference_answers_match_autograd():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bptt
-from bptt.reference import ch01_recurrent_networks_unrolled as ch01
+from autograder.reference import ch01_recurrent_networks_unrolled as ch01
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from bptt.reference import ch02_gradient_analysis as ch02
+from autograder.reference import ch02_gradient_analysis as ch02
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from bptt.reference import ch03_truncation as ch03
+from autograder.reference import ch03_truncation as ch03
 from bptt.truncation import constant_schedule, randomized_multipliers
 
 

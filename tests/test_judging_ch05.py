@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from bptt.reference import ch05_vanishing_exploding as ch05
+from autograder.reference import ch05_vanishing_exploding as ch05
 
 
 @pytest.fixture

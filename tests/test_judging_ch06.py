@@ -8,7 +8,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from bptt.reference import ch06_eigenvalues_of_powers as ch06
+from autograder.reference import ch06_eigenvalues_of_powers as ch06
 
 
 @pytest.fixture

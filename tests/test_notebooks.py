@@ -61,7 +61,7 @@ def test_released_notebooks_are_what_release_makes(tmp_path):
 def test_student_notebook_holds_no_answers(path):
     student = NOTEBOOKS / path.parent.name / path.name
     text = student.read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "bptt.reference"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "autograder.reference"):
         assert marker not in text, f"{student} contains {marker!r}"
     code = "\n".join(c.source for c in nbformat.read(student, as_version=4).cells)
     for line in secret_lines():
@@ -100,7 +100,7 @@ def test_every_test_cell_is_probed_and_has_a_check(path):
     assert tests, f"{path.name} has no test cells"
     for cell in tests:
         gid = nbgrader_meta(cell)["grade_id"]
-        assert gid in checks, f"test cell {gid} has no check in bptt.reference"
+        assert gid in checks, f"test cell {gid} has no check in autograder.reference"
         assert f'probe("{gid}", ' in cell.source, f"test cell {gid} does not probe itself"
     assert set(checks) == {nbgrader_meta(c)["grade_id"] for c in tests}, "checks without a cell"
 

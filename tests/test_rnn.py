@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import bptt
 from bptt.autograd import linear_rnn_autograd, tanh_rnn_autograd
 from bptt.spectral import random_orthogonal, symmetric_with_eigenvalues
-from bptt.reference.tanh_rnn import (softmax_cross_entropy_backward, tanh_rnn_backward,
+from autograder.reference.tanh_rnn import (softmax_cross_entropy_backward, tanh_rnn_backward,
                                      tanh_step_backward)
 
 sizes = st.tuples(st.integers(0, 2**31 - 1), st.integers(1, 7), st.integers(1, 3),

@@ -14,7 +14,7 @@ from bptt import rel_error
 from bptt.autograd import TruncationSampler, tanh_regression_autograd
 from bptt.influence import steady_state_derivative, train_online, window_derivatives
 from bptt.progress import progress, shown_when_done
-from bptt.reference import ch03_truncation as ch03
+from autograder.reference import ch03_truncation as ch03
 from bptt.streaming import train_stream
 from bptt.tasks import adding_problem, influence_balancing, lagged_adding_stream
 from bptt.truncation import (constant_schedule, delayed_schedule, full_multipliers,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bptt.probe import Activation
-from bptt.reference.judging import Case, Check, against, compare
+from autograder.reference.judging import Case, Check, against, compare
 
 TOL = 1e-12
 SIZES = [(11, 1, 1, 1, 1, 1), (12, 5, 3, 4, 6, 2), (13, 8, 2, 3, 5, 4), (14, 2, 4, 6, 2, 3)]

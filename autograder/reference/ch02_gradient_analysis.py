@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bptt.reference.judging import Case, Check, against
+from autograder.reference.judging import Case, Check, against
 
 TOL = 1e-10
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from bptt.gated import lstm_step_forward
 from bptt.probe import ACTIVATIONS
-from bptt.reference.judging import Case, Check, against, compare_named
+from autograder.reference.judging import Case, Check, against, compare_named
 
 TOL = 1e-10
 LSTM_GRADS = ("dx", "dh_prev", "dc_prev", "dW", "db")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from bptt.gradcheck import TOL_AUTOGRAD
-from bptt.reference import tanh_rnn as reference
-from bptt.reference.judging import Case, Check, compare, compare_named
+from autograder.reference import tanh_rnn as reference
+from autograder.reference.judging import Case, Check, compare, compare_named
 from bptt.rnn import tanh_rnn_forward, tanh_step_forward
 from bptt.tasks import tanh_problem
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from bptt.rnn import TANH_PARAMS, squared_loss, tanh_rnn_forward
-from bptt.reference.judging import Case, Check, compare, compare_named
-from bptt.reference.tanh_rnn import tanh_rnn_backward
+from autograder.reference.judging import Case, Check, compare, compare_named
+from autograder.reference.tanh_rnn import tanh_rnn_backward
 from bptt.truncation import constant_schedule, randomized_multipliers
 
 TOL = 1e-10

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from bptt.reference.judging import Case, Check, against
+from autograder.reference.judging import Case, Check, against
 from bptt.spectral import spectral_radius, symmetric_with_eigenvalues
 
 TOL = 1e-10

@@ -2,8 +2,9 @@
 
 A ``Check`` belongs to one graded test cell. The grader writes the check's
 inputs for the probe (``write_inputs``), the sandboxed notebook runs the probe,
-and ``judge`` reads back what the student's function returned and decides, in
-the grader's own process, with numpy and ``rel_error`` as imported here.
+which sends back what the student's function returned, and ``judge`` decides
+on that record in the grader's own process, with numpy and ``rel_error`` as
+imported here. The record came out of the sandbox: it is parsed as hostile data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bptt.gradcheck import rel_error
-from bptt.probe import decode, encode
+from bptt.probe import decode, encode, unpack
 
 
 @dataclass(frozen=True)
@@ -58,27 +59,28 @@ def write_inputs(check_id: str, check: Check, folder: Path) -> list[Case]:
     return cases
 
 
-def judge(check_id: str, check: Check, cases: list[Case], folder: Path) -> str | None:
+def judge(check: Check, cases: list[Case], record: dict | None) -> str | None:
     """None if every case passed, else the message of the first failure.
 
-    Missing or unreadable outputs mean the probe never finished: the cell did
-    not run, or the function never returned.
+    ``record`` is what the probe sent ({"outcomes": [...], "arrays": {...}}), or
+    None when it sent nothing: the cell did not run, or the function never returned.
     """
-    try:
-        outcomes = json.loads((folder / f"{check_id}.outputs.json").read_text())
-        with np.load(folder / f"{check_id}.outputs.npz", allow_pickle=False) as stored:
-            arrays = {key: np.array(stored[key]) for key in stored.files}
-    except (OSError, ValueError):
+    if record is None:
         return "this check did not run: the cell was not reached or stopped with an error"
-    if not isinstance(outcomes, list) or len(outcomes) != len(cases):
+    outcomes, packed = record.get("outcomes"), record.get("arrays")
+    if not isinstance(outcomes, list) or not isinstance(packed, dict) or len(outcomes) != len(cases):
         return "the check's results are incomplete"
+    try:
+        arrays = {key: unpack(value) for key, value in packed.items()}
+    except (TypeError, ValueError):
+        return "the check's results could not be read back"
     for case, outcome in zip(cases, outcomes):
         if not isinstance(outcome, dict) or "result" not in outcome:
             error = outcome.get("error", "no result") if isinstance(outcome, dict) else "no result"
-            return f"{case.label}: your function raised {error}"
+            return f"{case.label}: your function raised {str(error)[:500]}"
         try:
             result = decode(outcome["result"], arrays)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return f"{case.label}: the result could not be read back"
         message = check.verdict(case, result)
         if message:

@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,7 @@ from bptt.runner import OUTPUT_LIMIT
 from autograder.scan import scan
 from autograder.reference.judging import judge, write_inputs
 
+MAX_NOTEBOOK_BYTES = 50 * 2**20
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 # Spreadsheets run a cell that starts with one of these as a formula.
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -89,6 +91,22 @@ def gradebook_url(work: Path) -> str:
     return f"sqlite:///{work / 'gradebook.db'}"
 
 
+def submitted_files(folder: Path) -> list[Path]:
+    """The notebooks in a submission folder that may be read: regular files, not links, not huge.
+
+    A link could hand in someone else's file (or the solution), a FIFO would hang the
+    grader and the zero device would fill its memory; they are passed over.
+    """
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    files = []
+    for path in sorted(folder.glob("*.ipynb")):
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_NOTEBOOK_BYTES:
+            files.append(path)
+    return files
+
+
 def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]]:
     """The student's file for each notebook of the assignment, matched by name.
 
@@ -96,17 +114,19 @@ def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]
     under another name (learning platforms rename files), that file is taken.
     """
     wanted = source_notebooks(assignment)
-    files = sorted(p for p in folder.glob("*.ipynb") if p.is_file()) if folder.is_dir() else []
+    files = submitted_files(folder)
+    notes = [f"passed over {p.name}: not a regular file of at most {MAX_NOTEBOOK_BYTES // 2**20} MiB"
+             for p in sorted(folder.glob("*.ipynb")) if p not in files] if folder.is_dir() else []
     by_name = {p.name: p for p in files}
     if len(wanted) == 1 and len(files) == 1 and wanted[0] not in by_name:
-        return {wanted[0]: files[0]}, [f"took {files[0].name} as {wanted[0]}"]
-    return {name: by_name[name] for name in wanted if name in by_name}, []
+        return {wanted[0]: files[0]}, notes + [f"took {files[0].name} as {wanted[0]}"]
+    return {name: by_name[name] for name in wanted if name in by_name}, notes
 
 
 def fingerprint(job: Job) -> str:
     """Changes when the submission, the instructor's notebooks, the checks or this grader change."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for path in sorted(job.folder.glob("*.ipynb")) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
+    for path in submitted_files(job.folder) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(checks_module(job.assignment).__file__).read_bytes())
     return digest.hexdigest()
@@ -364,7 +384,7 @@ def write_report(out: Path, rows: list[dict], alerts: list[str]) -> None:
 def discover(submissions: Path) -> list[Job]:
     """Every (student, assignment) pair to grade, sorted; folders that are no student id are skipped."""
     jobs = []
-    for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.is_symlink()):
         if not STUDENT_ID.match(folder.name):
             print(f"skipped folder {folder.name!r}: not a valid student id", file=sys.stderr)
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import secrets
 import shutil
@@ -197,7 +198,8 @@ EXPECTED = {"alice": 11, "bob": 0, "carol": 0, "erin": 2, "victor": 11, "walter"
             "yvonne": 9, "zed": 0}
 EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
-EXPECTED["searches-the-machine"] = 0
+# Files in the submissions folder that are no plain notebooks: a link to the solution, a FIFO.
+EXPECTED.update({"searches-the-machine": 0, "links-to-the-solution": 0, "hands-in-a-fifo": 0})
 
 CORRECT_SOFTMAX = '''
 def softmax_cross_entropy_backward(Z, targets):
@@ -296,6 +298,10 @@ def graded(tmp_path_factory):
         write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
     write(notebook_with_answers(RELEASED, searches_the_machine(key, checkout)),
           folder("searches-the-machine") / CH04_NOTEBOOK)
+    folder("links-to-the-solution").mkdir(parents=True)
+    (folder("links-to-the-solution") / CH04_NOTEBOOK).symlink_to(SOLUTION)
+    folder("hands-in-a-fifo").mkdir(parents=True)
+    os.mkfifo(folder("hands-in-a-fifo") / CH04_NOTEBOOK)
     package = digest(ROOT / "bptt")
     # The largest resident size of the grader and everything it ran, measured around make.
     measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
@@ -342,6 +348,8 @@ def test_statuses_explain_what_happened(graded):
     assert rows["zed"]["status"] == "nothing handed in"
     assert "kernel died" in rows["dies-midway"]["status"]
     assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
+    for student in ("links-to-the-solution", "hands-in-a-fifo"):
+        assert "passed over bptt-in-detail.ipynb: not a regular file" in rows[student]["status"]
 
 
 def test_suspicious_code_is_flagged(graded):

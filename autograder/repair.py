@@ -10,10 +10,17 @@ that is not a notebook at all is noted and repaired, never fatal.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+
+def shown(value, limit: int = 40) -> str:
+    """A name the student chose, as a note may quote it: plain characters, cut short."""
+    text = re.sub(r"[^A-Za-z0-9_.-]", "?", str(value))
+    return text[:limit] + "..." if len(text) > limit else text
 
 
 def grade_id(cell) -> str | None:
@@ -78,7 +85,7 @@ def rebuild(student_path: Path | None, source: NotebookNode, released: NotebookN
         if gid in known:
             if gid in stubs and gid not in answers:
                 if cell.get("cell_type") != stubs[gid].cell_type:
-                    notes.append(f"cell {gid} was turned into a {cell.get('cell_type')} cell; "
+                    notes.append(f"cell {gid} was turned into a {shown(cell.get('cell_type'))} cell; "
                                  "graded as blank")
                 else:
                     answers[gid] = cell
@@ -90,7 +97,7 @@ def rebuild(student_path: Path | None, source: NotebookNode, released: NotebookN
         elif cell.get("cell_type") == "code" and not gid:
             extras.setdefault(previous, []).append(cell)
         elif gid:
-            notes.append(f"cell {gid} is not part of this assignment; ignored")
+            notes.append(f"cell {shown(gid)} is not part of this assignment; ignored")
     for gid in stubs:
         if gid not in answers and student_cells:
             notes.append(f"answer cell {gid} is missing; graded as blank")

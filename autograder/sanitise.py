@@ -29,6 +29,9 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 EMBEDDED_IMAGE = re.compile(r"^data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$")
 OUTPUT_TYPES = {"text/plain", *IMAGE_TYPES}
 BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
+# Characters that HTML or markdown read as syntax (tags, links, autolinks, images, emphasis,
+# code, tables, headings), each replaced by its numeric entity, which both show as the character.
+ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`|#~:\\"}
 
 
 def _attribute(tag: str, name: str, value: str) -> str | None:
@@ -97,5 +100,5 @@ def neutralise_notebook(nb):
 
 
 def escape(text: str) -> str:
-    """Text from a student, safe to put into markdown or HTML as it reads."""
-    return html.escape(str(text), quote=True).replace("|", "&#124;").replace("\n", " ")
+    """Text from a student, safe to put into markdown or HTML: it reads as it is, links and all."""
+    return "".join(ENTITIES.get(c, c) for c in str(text).replace("\n", " "))

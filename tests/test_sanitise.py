@@ -7,7 +7,7 @@ import base64
 import nbformat
 import pytest
 
-from autograder.sanitise import clean_markdown, neutralise_notebook
+from autograder.sanitise import clean_markdown, escape, neutralise_notebook
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -57,3 +57,11 @@ def test_rich_outputs_are_dropped_and_plain_ones_kept():
     outputs = nb.cells[0].outputs
     assert [o.output_type for o in outputs] == ["display_data", "stream"]
     assert set(outputs[0].data) == {"text/plain"}
+
+
+def test_escaped_student_text_reads_as_written_and_links_nothing():
+    """A status line quotes names a student chose: in a page it must stay plain text."""
+    text = "cell ![](http://127.0.0.1:1/b.png) [re-grade form](http://127.0.0.1:1/x) <b>it's</b> a|b"
+    html = clean_markdown(escape(text))
+    assert "<a " not in html and "<img" not in html and "<b>" not in html
+    assert "[re-grade form](http://127.0.0.1:1/x)" in html and "it's" in html

@@ -12,6 +12,8 @@ ROOT = AUTOGRADER.parent
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 CONFIG_FILE = AUTOGRADER / "nbgrader_config.py"
+# The largest notebook a submission may hand in; a real one is far smaller.
+MAX_NOTEBOOK_BYTES = 20 * 2**20
 
 
 def assignments() -> list[str]:

@@ -45,8 +45,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import (CONFIG_FILE, NOTEBOOKS, SOLUTIONS, assignments,
-                               source_notebooks)
+from autograder.course import (CONFIG_FILE, MAX_NOTEBOOK_BYTES, NOTEBOOKS, SOLUTIONS,
+                               assignments, source_notebooks)
 from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_manual, is_test, rebuild
 from autograder.sanitise import escape, neutralise_notebook
@@ -55,7 +55,6 @@ from bptt.runner import OUTPUT_LIMIT
 from autograder.scan import scan
 from autograder.reference.judging import judge, write_inputs
 
-MAX_NOTEBOOK_BYTES = 50 * 2**20
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 # Spreadsheets run a cell that starts with one of these as a formula.
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -141,6 +140,8 @@ def merge_log(nb, records: list[dict]) -> None:
             continue
         seen.add(index)
         cell = nb.cells[index]
+        if cell.cell_type != "code":
+            continue
         for name in ("stdout", "stderr"):
             if record.get(name):
                 cell.outputs.append(nbformat.v4.new_output("stream", name=name,
@@ -150,6 +151,17 @@ def merge_log(nb, records: list[dict]) -> None:
             evalue = capped(error.get("evalue"), 1000)
             cell.outputs.append(nbformat.v4.new_output(
                 "error", ename=capped(error.get("ename"), 100), evalue=evalue, traceback=[evalue]))
+
+
+def show_verdicts(nb, scores: dict[str, dict]) -> None:
+    """Test cells show the grader's verdict, not what the student's process reported for them
+    (which it can forge: "All checks passed")."""
+    for cell in nb.cells:
+        verdict = scores.get(grade_id(cell)) if is_test(cell) else None
+        if verdict is not None:
+            text = f"Grader: {verdict['score']:g} / {verdict['max_score']:g} points"
+            text += f". {verdict['message']}\n" if verdict["message"] else ".\n"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
 
 
 def capped(value, limit: int = OUTPUT_LIMIT) -> str:
@@ -203,6 +215,7 @@ def grade_notebook(job: Job, name: str, path: Path | None, limits: Limits,
         message = judge(checks[gid], cases[gid], report.probes.get(gid))
         scores[gid] = {"score": 0.0 if message else points, "max_score": points,
                        "message": message or ""}
+    show_verdicts(nb, scores)
     student_code = [c.source for c in nb.cells if c.cell_type == "code"
                     and (is_answer(c) or not c.metadata.get("nbgrader"))]
     stubs = {grade_id(c): c.source.strip() for c in released.cells if is_manual(c)}
@@ -265,7 +278,9 @@ def write_workspace_config(work: Path) -> None:
         f"c.CourseDirectory.root = {str(work)!r}\n"
         "c.CourseDirectory.source_directory = 'source'\n"
         "c.CourseDirectory.release_directory = 'release'\n"
-        f"c.CourseDirectory.db_url = {gradebook_url(work)!r}\n")
+        f"c.CourseDirectory.db_url = {gradebook_url(work)!r}\n"
+        "# The formgrader's own pass over markdown and outputs, after ours (autograder.sanitise).\n"
+        "c.HTMLExporter.sanitize_html = True\n")
 
 
 def prepare_course(work: Path) -> None:

@@ -10,11 +10,16 @@ that is not a notebook at all is noted and repaired, never fatal.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+
+MAX_CELLS = 300
+MAX_SOURCE = 50_000
 
 
 def shown(value, limit: int = 40) -> str:
@@ -53,12 +58,27 @@ def is_test(cell) -> bool:
 
 
 def read_student(path: Path | None) -> tuple[list, list[str]]:
-    """The student's cells, or none with a note when the file is missing or unreadable."""
+    """The student's cells, or none with a note when the file is missing or unreadable.
+
+    Past ``MAX_CELLS`` cells are dropped before nbformat reads them, and each cell's
+    source is cut at ``MAX_SOURCE`` characters: the grader's own work on a notebook
+    (validation, copies, rendering) grows with its size, and no exercise needs more.
+    """
     if path is None:
         return [], ["notebook missing"]
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
-        return list(nb.cells), []
+        raw = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        notes = []
+        if len(raw["cells"]) > MAX_CELLS:
+            notes.append(f"{path.name} has {len(raw['cells'])} cells; only the first {MAX_CELLS} "
+                         "were read")
+            raw["cells"] = raw["cells"][:MAX_CELLS]
+        nb = nbformat.reads(json.dumps(raw), as_version=4)
+        for cell in nb.cells:
+            if len(cell.source) > MAX_SOURCE:
+                cell.source = cell.source[:MAX_SOURCE]
+                notes.append(f"a cell longer than {MAX_SOURCE} characters was cut")
+        return list(nb.cells), notes
     except Exception as error:  # any unreadable file is a malformed submission
         return [], [f"{path.name} is not a readable notebook ({type(error).__name__}); "
                     "graded as blank"]

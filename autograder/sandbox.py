@@ -1,4 +1,4 @@
-"""Run student code in a sandbox: bubblewrap namespaces, resource limits and a pids cgroup.
+"""Run student code in a sandbox: bubblewrap namespaces, resource limits, pids and memory cgroups.
 
 Inside, the code runs as an unprivileged user (uid 65534 in a user namespace)
 with every capability dropped, without network, in its own PID namespace. It
@@ -8,8 +8,9 @@ interpreter, the virtual environment without torch, the student package
 inputs. Its only writable place is a size-capped tmpfs at ``/sandbox`` (home,
 temporary files, working folder) that vanishes with it. The grading user's
 home, the course's other folders, the gradebook and every other submission
-are not there at all. Limits bound memory, CPU time, file size and the number
-of processes (with a pids cgroup where root can create one, else with
+are not there at all. Limits bound memory (per process, and for the whole run
+with a memory cgroup where root can create one), CPU time, file size and the
+number of processes (with a pids cgroup where root can create one, else with
 RLIMIT_NPROC).
 
 Nothing comes back through the file system: the runner and the probes write
@@ -21,6 +22,7 @@ loudly that it was not sandboxed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -37,7 +39,7 @@ from pathlib import Path
 
 from autograder.course import ROOT
 
-PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
+CGROUPS = Path("/sys/fs/cgroup")
 NOBODY = "65534"
 INPUTS = "/inputs"
 SCRATCH = "/sandbox"
@@ -69,6 +71,7 @@ class RunReport:
     ending: str = "finished"
     sandboxed: bool = True
     dropped: str = ""
+    peak_memory: int | None = None
 
 
 def bubblewrap() -> str | None:
@@ -140,37 +143,54 @@ def _environment(inputs: str, scratch: str, channel: int, own_namespace: bool) -
     return env
 
 
-class PidsCgroup:
-    """A pids cgroup (v1) that bounds the number of processes, where root can create one."""
+class Cgroups:
+    """A pids and a memory cgroup (v1) for one run, where root can create them.
 
-    def __init__(self, limit: int):
-        self.path = PIDS_CGROUP / "bptt-grading" / uuid.uuid4().hex
-        try:
-            self.path.mkdir(parents=True)
-            (self.path / "pids.max").write_text(str(limit))
-        except OSError:
-            self.path = None
+    RLIMIT_AS bounds each process; the memory cgroup bounds them all together
+    (and the sandbox's tmpfs pages with them), so 64 forks cannot take 64 times
+    the limit. The pids cgroup bounds the number of processes and threads.
+    """
+
+    def __init__(self, limits: Limits):
+        run = uuid.uuid4().hex
+        settings = {"pids": [("pids.max", limits.processes)],
+                    "memory": [("memory.limit_in_bytes", limits.memory_bytes),
+                               ("memory.memsw.limit_in_bytes", limits.memory_bytes)]}
+        self.paths: dict[str, Path] = {}
+        for controller, values in settings.items():
+            path = CGROUPS / controller / "bptt-grading" / run
+            try:
+                path.mkdir(parents=True)
+                # The first setting is the limit itself; the others (swap) exist on some kernels only.
+                for i, (name, value) in enumerate(values):
+                    if i == 0 or (path / name).exists():
+                        (path / name).write_text(str(value))
+                self.paths[controller] = path
+            except OSError:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
 
     def enter(self) -> None:
-        """Move the calling process into the cgroup (called in the child before exec)."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        """Move the calling process into the cgroups (called in the child before exec)."""
+        for path in self.paths.values():
+            (path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak_memory(self) -> int | None:
+        """The most memory the run's processes held together, in bytes (None where unknown)."""
+        path = self.paths.get("memory")
+        return int((path / "memory.max_usage_in_bytes").read_text()) if path else None
 
     def close(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(50):
-            pids = (self.path / "cgroup.procs").read_text().split()
-            for pid in pids:
+        for path in self.paths.values():
+            for _ in range(50):
+                for pid in (path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
                 try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.1)
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def _processes_of_this_user() -> int:
@@ -184,19 +204,23 @@ def _processes_of_this_user() -> int:
     return count
 
 
+def cgroup_controllers() -> set[str]:
+    """The controllers (of pids, memory) whose cgroups can be created here."""
+    cgroups = Cgroups(Limits())
+    cgroups.close()
+    return set(cgroups.paths)
+
+
 def processes_limited() -> bool:
     """Whether sandboxed code gets a process limit here (root needs the pids cgroup)."""
-    cgroup = PidsCgroup(1)
-    works = cgroup.path is not None
-    cgroup.close()
-    return works or os.getuid() != 0
+    return "pids" in cgroup_controllers() or os.getuid() != 0
 
 
-def _set_limits(limits: Limits, cgroup: PidsCgroup, processes: int | None) -> None:
-    """In the child before exec: join the cgroup and set the resource limits."""
+def _set_limits(limits: Limits, cgroups: Cgroups, processes: int | None) -> None:
+    """In the child before exec: join the cgroups and set the resource limits."""
     import resource
 
-    cgroup.enter()
+    cgroups.enter()
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -295,11 +319,11 @@ def run_cells(cells: list[dict], inputs: Path, limits: Limits, bwrap: str | None
     runner = [sys.executable, "-m", "bptt.runner", f"{inside}/cells.json", str(limits.cell_seconds)]
     command = (bwrap_command(bwrap, inputs, limits) if bwrap else []) + runner
     env = _environment(inside, SCRATCH if bwrap else str(scratch), write_end, bwrap is not None)
-    cgroup = PidsCgroup(limits.processes)
-    # Without the cgroup, RLIMIT_NPROC is the fallback. It counts all of the user's
+    cgroups = Cgroups(limits)
+    # Without the pids cgroup, RLIMIT_NPROC is the fallback. It counts all of the user's
     # processes (and root ignores it), so it is set above what the user already runs.
     processes = None
-    if cgroup.path is None and os.getuid() != 0:
+    if "pids" not in cgroups.paths and os.getuid() != 0:
         processes = _processes_of_this_user() + limits.processes
     report = RunReport(sandboxed=bwrap is not None)
     channel = Channel(read_end, limits)
@@ -307,7 +331,7 @@ def run_cells(cells: list[dict], inputs: Path, limits: Limits, bwrap: str | None
         process = subprocess.Popen(command, cwd=scratch or inputs, env=env, pass_fds=(write_end,),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=lambda: _set_limits(limits, cgroup, processes))
+                                   preexec_fn=lambda: _set_limits(limits, cgroups, processes))
         os.close(write_end)
         write_end = None
         try:
@@ -323,7 +347,8 @@ def run_cells(cells: list[dict], inputs: Path, limits: Limits, bwrap: str | None
     finally:
         if write_end is not None:
             os.close(write_end)
-        cgroup.close()
+        report.peak_memory = cgroups.peak_memory()
+        cgroups.close()
         channel.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

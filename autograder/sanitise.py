@@ -28,7 +28,10 @@ ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "h
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 EMBEDDED_IMAGE = re.compile(r"^data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$")
 OUTPUT_TYPES = {"text/plain", *IMAGE_TYPES}
-BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
+# Any line of whitespace alone (form feeds and vertical tabs included) is blank to markdown.
+BLANK_LINE = re.compile(r"\n[^\S\n]*(?=\n|$)")
+# Control characters have no place in a written answer, and parsers disagree about them.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Characters that HTML or markdown read as syntax (tags, links, autolinks, images, emphasis,
 # code, tables, headings), each replaced by its numeric entity, which both show as the character.
 ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`|#~:\\"}
@@ -66,7 +69,9 @@ def _embed_attachments(source: str, attachments: dict) -> str:
 
 def clean_markdown(source: str, attachments: dict | None = None) -> str:
     """Markdown from a student as cleaned HTML in one block that markdown will not reparse."""
-    rendered = clean_html(markdown2html_mistune(_embed_attachments(source, attachments or {})))
+    plain = CONTROL.sub("", source.replace("\r\n", "\n").replace("\r", "\n"))
+    rendered = clean_html(markdown2html_mistune(_embed_attachments(plain, attachments or {})))
+    rendered = CONTROL.sub("", rendered.replace("\r", ""))
     # A blank line would end the HTML block and let the rest be read as markdown again.
     return "<div>\n" + BLANK_LINE.sub("\n&#8203;", rendered.strip()) + "\n</div>"
 

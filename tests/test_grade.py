@@ -200,6 +200,8 @@ EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
 # Files in the submissions folder that are no plain notebooks: a link to the solution, a FIFO.
 EXPECTED.update({"searches-the-machine": 0, "links-to-the-solution": 0, "hands-in-a-fifo": 0})
+# Honest answers followed by 20,000 cells: the grader reads the first 300 cells and is done fast.
+EXPECTED["pads-the-notebook"] = 11
 
 CORRECT_SOFTMAX = '''
 def softmax_cross_entropy_backward(Z, targets):
@@ -298,6 +300,9 @@ def graded(tmp_path_factory):
         write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
     write(notebook_with_answers(RELEASED, searches_the_machine(key, checkout)),
           folder("searches-the-machine") / CH04_NOTEBOOK)
+    padded = notebook_with_answers(RELEASED, solution_answers())
+    padded.cells += [nbformat.v4.new_code_cell(f"x = {i}") for i in range(20_000)]
+    write(padded, folder("pads-the-notebook") / CH04_NOTEBOOK)
     folder("links-to-the-solution").mkdir(parents=True)
     (folder("links-to-the-solution") / CH04_NOTEBOOK).symlink_to(SOLUTION)
     folder("hands-in-a-fifo").mkdir(parents=True)
@@ -348,6 +353,7 @@ def test_statuses_explain_what_happened(graded):
     assert rows["zed"]["status"] == "nothing handed in"
     assert "kernel died" in rows["dies-midway"]["status"]
     assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
+    assert "only the first 300 were read" in rows["pads-the-notebook"]["status"]
     for student in ("links-to-the-solution", "hands-in-a-fifo"):
         assert "passed over bptt-in-detail.ipynb: not a regular file" in rows[student]["status"]
 
@@ -413,7 +419,8 @@ def test_feedback_explains_failures_without_showing_hidden_tests(graded):
     # What only hidden tests and the grader contain; a student's own file may mention it.
     secrets = ("HIDDEN TESTS", "bptt.probe", "autograder.reference", "expected = reference", *CHECKS)
     for student in EXPECTED:
-        own = "".join(p.read_text() for p in (graded["submissions"] / student).rglob("*.ipynb"))
+        own = "".join(p.read_text() for p in (graded["submissions"] / student).rglob("*.ipynb")
+                      if p.is_file() and not p.is_symlink())
         html = (out / "feedback" / student / CH04 / "bptt-in-detail.html").read_text()
         for secret in secrets:
             assert secret in own or secret not in html, f"{student}'s feedback shows {secret!r}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+from html.parser import HTMLParser
 
 import nbformat
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from autograder.sanitise import clean_markdown, escape, neutralise_notebook
+from autograder.sanitise import TAGS, clean_markdown, escape, neutralise_notebook
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -65,3 +69,44 @@ def test_escaped_student_text_reads_as_written_and_links_nothing():
     html = clean_markdown(escape(text))
     assert "<a " not in html and "<img" not in html and "<b>" not in html
     assert "[re-grade form](http://127.0.0.1:1/x)" in html and "it's" in html
+
+
+FRAGMENTS = ["<pre>", "</pre>", "<div>", "</div>", "\n", "\n\n", "\x0c", "\x0b", "\r", " ", "\t",
+             "    ", "\u2028", "\u00a0", "![](http://127.0.0.1:1/x.png)", "[c](javascript:alert(1))",
+             "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "`", "```", "<", ">", "&",
+             "$", "> ", "- ", "<!--", "-->", "<![CDATA[", "]]>", "<http://127.0.0.1:1/>", "text"]
+
+
+class Tags(HTMLParser):
+    """Every tag and attribute of a page, as a browser's parser would see them."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, dict(attrs)))
+
+
+def unsafe(html: str) -> list:
+    parser = Tags()
+    parser.feed(html)
+    bad = []
+    for tag, attrs in parser.found:
+        if tag not in TAGS:
+            bad.append(tag)
+        for name, value in attrs.items():
+            value = (value or "").strip().lower()
+            if (name.startswith("on") or (name == "href" and not value.startswith(("http://", "https://")))
+                    or (name == "src" and not value.startswith("data:image/"))):
+                bad.append((tag, name, value))
+    return bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join))
+# Found by the red team: a form feed alone on a line inside <pre> ended the HTML block.
+@example("<pre>\nline\n\x0c\n![](http://127.0.0.1:1/x.png) [c](javascript:alert(1))\n</pre>")
+def test_a_second_markdown_pass_finds_nothing_to_run(text):
+    """nbgrader's formgrader renders the cleaned cell as markdown again: it must stay inert."""
+    assert not unsafe(markdown2html_mistune(clean_markdown(text)))

@@ -50,10 +50,10 @@ from autograder.course import (CONFIG_FILE, MAX_NOTEBOOK_BYTES, NOTEBOOKS, SOLUT
 from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_manual, is_test, rebuild
 from autograder.sanitise import escape, neutralise_notebook
-from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
-from bptt.runner import OUTPUT_LIMIT
-from autograder.scan import scan
 from autograder.reference.judging import judge, write_inputs
+from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
+from autograder.scan import scan
+from bptt.runner import OUTPUT_LIMIT
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 # Spreadsheets run a cell that starts with one of these as a formula.
@@ -90,20 +90,21 @@ def gradebook_url(work: Path) -> str:
     return f"sqlite:///{work / 'gradebook.db'}"
 
 
-def submitted_files(folder: Path) -> list[Path]:
-    """The notebooks in a submission folder that may be read: regular files, not links, not huge.
+def submitted_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The notebooks in a submission folder that may be read, and those passed over.
 
-    A link could hand in someone else's file (or the solution), a FIFO would hang the
-    grader and the zero device would fill its memory; they are passed over.
+    Only regular files of at most MAX_NOTEBOOK_BYTES are read: a link could hand in
+    someone else's file (or the solution), a FIFO would hang the grader and the zero
+    device would fill its memory.
     """
     if folder.is_symlink() or not folder.is_dir():
-        return []
-    files = []
+        return [], []
+    files, passed = [], []
     for path in sorted(folder.glob("*.ipynb")):
         info = path.lstat()
-        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_NOTEBOOK_BYTES:
-            files.append(path)
-    return files
+        regular = stat.S_ISREG(info.st_mode) and info.st_size <= MAX_NOTEBOOK_BYTES
+        (files if regular else passed).append(path)
+    return files, passed
 
 
 def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]]:
@@ -113,9 +114,9 @@ def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]
     under another name (learning platforms rename files), that file is taken.
     """
     wanted = source_notebooks(assignment)
-    files = submitted_files(folder)
+    files, passed = submitted_files(folder)
     notes = [f"passed over {p.name}: not a regular file of at most {MAX_NOTEBOOK_BYTES // 2**20} MiB"
-             for p in sorted(folder.glob("*.ipynb")) if p not in files] if folder.is_dir() else []
+             for p in passed]
     by_name = {p.name: p for p in files}
     if len(wanted) == 1 and len(files) == 1 and wanted[0] not in by_name:
         return {wanted[0]: files[0]}, notes + [f"took {files[0].name} as {wanted[0]}"]
@@ -125,7 +126,7 @@ def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]
 def fingerprint(job: Job) -> str:
     """Changes when the submission, the instructor's notebooks, the checks or this grader change."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for path in submitted_files(job.folder) + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
+    for path in submitted_files(job.folder)[0] + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(checks_module(job.assignment).__file__).read_bytes())
     return digest.hexdigest()

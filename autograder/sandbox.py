@@ -116,11 +116,11 @@ def allowed_folders() -> list[Path]:
 
 def bwrap_command(bwrap: str, inputs: Path, limits: Limits) -> list[str]:
     """The bubblewrap prefix: the allow-list read-only, ``inputs`` at /inputs, a capped scratch."""
-    command = [bwrap] + _system()
-    for folder in allowed_folders():
+    command, folders = [bwrap] + _system(), allowed_folders()
+    for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
     torch = _torch_folder()
-    if torch is not None and any(torch.is_relative_to(f) for f in allowed_folders()):
+    if torch is not None and any(torch.is_relative_to(f) for f in folders):
         command += ["--tmpfs", str(torch), "--remount-ro", str(torch)]
     command += ["--ro-bind", str(inputs), INPUTS,
                 "--dev", "/dev", "--size", str(2**20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",

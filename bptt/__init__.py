@@ -1,9 +1,7 @@
 """Helper package of the course on backpropagation through time.
 
-Each public function's docstring names the chapter that explains it. Everything
-here may be seen by students and by the code they hand in: the instructor's
-answers to graded exercises and the checks that judge them live apart, in
-``autograder.reference``.
+Each public function's docstring names the chapter of the book that explains
+it, and its symbols are those of the book's notation page.
 """
 
 from bptt.gradcheck import TOL_AUTOGRAD, TOL_NUMERIC, numerical_gradient, rel_error

@@ -70,8 +70,8 @@ def tanh_rnn_autograd(X, h0, params: dict, targets) -> tuple[float, dict[str, np
     -------
     L : float, the mean cross-entropy over time and batch.
     grads : dict with every parameter, ``X``, ``h0``, ``H`` (T, B, h), the
-    total derivatives dL/dh_t, and ``Z`` (T, B, q), the partial derivatives
-    dL/dz_t of the loss with respect to the logits.
+    total derivatives dL/dh_t, and ``O`` (T, B, q), the derivatives dL/do_t
+    of the loss with respect to the logits (partial and total are the same there).
     """
     X, h0, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
     leaves = _leaves({**P, "X": X, "h0": h0})
@@ -80,15 +80,15 @@ def tanh_rnn_autograd(X, h0, params: dict, targets) -> tuple[float, dict[str, np
         h = torch.tanh(x @ leaves["W_hx"].T + h @ leaves["W_hh"].T + leaves["b_h"])
         h.retain_grad()
         states.append(h)
-    Z = torch.stack(states) @ leaves["W_qh"].T + leaves["b_q"]
-    Z.retain_grad()
-    q = Z.shape[-1]
+    O = torch.stack(states) @ leaves["W_qh"].T + leaves["b_q"]
+    O.retain_grad()
+    q = O.shape[-1]
     loss = torch.nn.functional.cross_entropy(
-        Z.reshape(-1, q), torch.tensor(np.asarray(targets, dtype=np.int64)).reshape(-1))
+        O.reshape(-1, q), torch.tensor(np.asarray(targets, dtype=np.int64)).reshape(-1))
     loss.backward()
     grads = _numpy_grads(leaves)
     grads["H"] = np.stack([s.grad.numpy() for s in states])
-    grads["Z"] = Z.grad.numpy().copy()
+    grads["O"] = O.grad.numpy().copy()
     return loss.item(), grads
 
 

@@ -103,12 +103,12 @@ def sequence_shapes(steps: int = 3):
         xs = [left + step * (k + 0.5) for k in range(cols)]
         for k, x in enumerate(xs):
             t = k + 1
-            _box(ax, x, 1.4, f"$h_{t}$", _HIDDEN_COLOUR)
+            _box(ax, x, 1.4, rf"$\mathbf{{h}}_{t}$", _HIDDEN_COLOUR)
             if k in inputs:
-                _box(ax, x, 0.0, f"$x_{t}$", _INPUT_COLOUR)
+                _box(ax, x, 0.0, rf"$\mathbf{{x}}_{t}$", _INPUT_COLOUR)
                 _arrow(ax, (x, 0.3), (x, 1.1))
             if k in outputs:
-                _box(ax, x, 2.8, f"$o_{t}$", _OUTPUT_COLOUR)
+                _box(ax, x, 2.8, rf"$\mathbf{{o}}_{t}$", _OUTPUT_COLOUR)
                 _arrow(ax, (x, 1.7), (x, 2.5))
             if k + 1 < cols:
                 _arrow(ax, (x + 0.4, 1.4), (xs[k + 1] - 0.4, 1.4))
@@ -372,9 +372,9 @@ def bias_variance(taus, strategies: Mapping[str, Mapping[str, np.ndarray]]):
     matplotlib.figure.Figure
     """
     taus = np.asarray(taus, dtype=np.float64)
-    panels = (("bias", r"relative bias $\|\mathrm{E}\,\hat g - g\| / \|g\|$"),
-              ("variance", r"relative variance $\mathrm{E}\|\hat g - \mathrm{E}\,\hat g\|^2 / \|g\|^2$"),
-              ("mse", r"relative MSE $\mathrm{E}\|\hat g - g\|^2 / \|g\|^2$"))
+    panels = (("bias", r"relative bias $\|\mathbb{E}\,\hat g - g\| / \|g\|$"),
+              ("variance", r"relative variance $\mathbb{E}\|\hat g - \mathbb{E}\,\hat g\|^2 / \|g\|^2$"),
+              ("mse", r"relative MSE $\mathbb{E}\|\hat g - g\|^2 / \|g\|^2$"))
     fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), layout="constrained")
     for (label, values), marker, colour in zip(strategies.items(), "os^D",
                                                ("tab:blue", "tab:orange", "tab:green", "tab:red")):
@@ -400,7 +400,7 @@ def bias_variance(taus, strategies: Mapping[str, Mapping[str, np.ndarray]]):
 
 
 def influence_horizon(window: np.ndarray, chunk_average: np.ndarray, steady_state: float):
-    """What a truncated gradient believes d s[0]/d theta to be, against its horizon (chapter 3).
+    """What a truncated gradient believes dh_{t,1}/dw to be, against its horizon (chapter 3).
 
     Parameters
     ----------
@@ -426,23 +426,23 @@ def influence_horizon(window: np.ndarray, chunk_average: np.ndarray, steady_stat
         if negative.size:
             ax.axvline(k[negative[0]], color=colour, linestyle=":")
     ax.set_xlabel(r"horizon $K$ or $\tau$ (steps)")
-    ax.set_ylabel(r"believed $\mathrm{d}s_t[0]/\mathrm{d}\theta$")
+    ax.set_ylabel(r"believed $\mathrm{d}h_{t,1}/\mathrm{d}w$")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return fig
 
 
 def influence_balancing_runs(panels: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
-                             theta_star: float):
-    """Distance of theta from its optimum during online training (chapter 3).
+                             w_star: float):
+    """Distance of the weight w from its optimum during online training (chapter 3).
 
     One semilog panel per group of strategies, side by side with a shared y axis.
 
     Parameters
     ----------
-    panels : panel title -> (strategy label -> list of (steps,) theta trajectories, one
+    panels : panel title -> (strategy label -> list of (steps,) trajectories of w, one
         per seed); NaN marks the steps after a run diverged.
-    theta_star : the optimum.
+    w_star : the optimum.
 
     Returns
     -------
@@ -453,18 +453,18 @@ def influence_balancing_runs(panels: Mapping[str, Mapping[str, Sequence[np.ndarr
     colours = plt.get_cmap("tab10").colors
     first = 0
     for ax, (title, runs) in zip(axes[0], panels.items()):
-        for (label, thetas), colour in zip(runs.items(), colours[first:]):
-            for m, theta in enumerate(thetas):
-                distance = np.abs(np.asarray(theta, dtype=np.float64) - theta_star)
+        for (label, trajectories), colour in zip(runs.items(), colours[first:]):
+            for m, w in enumerate(trajectories):
+                distance = np.abs(np.asarray(w, dtype=np.float64) - w_star)
                 ax.semilogy(np.arange(1, distance.size + 1), distance, color=colour,
-                            linewidth=0.8 if len(thetas) > 1 else 1.6,
+                            linewidth=0.8 if len(trajectories) > 1 else 1.6,
                             label=label if m == 0 else None)
         first += len(runs)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step $t$")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
-    axes[0, 0].set_ylabel(r"$|\theta - \theta^*|$")
+    axes[0, 0].set_ylabel(r"$|w - w^*|$")
     return fig
 
 
@@ -515,7 +515,7 @@ def stream_vs_windows(lags, losses: Mapping[str, np.ndarray], floor: np.ndarray,
 
 def jacobian_norms_by_activation(gaps,
                                  panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]):
-    """Measured norms of dh_T/dh_k beside the bound (beta_W beta_f)^(T - k) (chapter 5).
+    """Measured norms of dh_T/dh_k beside the bound (beta_W beta_phi)^(T - k) (chapter 5).
 
     One semilog panel per activation; in each, one colour per recurrent weight
     matrix: the measured spectral norms (markers) and their bound (dashed line).
@@ -548,20 +548,20 @@ def jacobian_norms_by_activation(gaps,
     return fig
 
 
-def matrix_power_norms(k, norms: Mapping[str, np.ndarray], sigma_max: Mapping[str, float],
+def matrix_power_norms(k, norms: Mapping[str, np.ndarray], beta_W: Mapping[str, float],
                        radius: Mapping[str, float], transient: int = 60):
-    """Norms of the powers of matrices against sigma_max^k and rho^k (chapter 5).
+    """Norms of the powers of matrices against beta_W^k and rho^k (chapter 5).
 
-    Left: ``||W^k||_2`` (solid) with ``sigma_max^k`` (dashed) and ``rho^k``
+    Left: ``||W_hh^k||_2`` (solid) with ``beta_W^k`` (dashed) and ``rho^k``
     (dotted) for the first ``transient`` powers, semilog. Right, for all
-    powers: ``||W^k||_2^(1/k)``, which tends to the spectral radius (Gelfand's
-    formula), with ``rho`` dotted and ``sigma_max`` dashed.
+    powers: ``||W_hh^k||_2^(1/k)``, which tends to the spectral radius
+    (Gelfand's formula), with ``rho`` dotted and ``beta_W`` dashed.
 
     Parameters
     ----------
     k : (n,) the powers 1, 2, ..., n.
-    norms : matrix label -> (n,) ``||W^k||_2`` at ``k``.
-    sigma_max : matrix label -> largest singular value of the matrix.
+    norms : matrix label -> (n,) ``||W_hh^k||_2`` at ``k``.
+    beta_W : matrix label -> largest singular value of the matrix, ``||W_hh||_2``.
     radius : matrix label -> spectral radius of the matrix.
     transient : how many powers the left panel shows.
 
@@ -576,19 +576,20 @@ def matrix_power_norms(k, norms: Mapping[str, np.ndarray], sigma_max: Mapping[st
     for (label, values), colour in zip(norms.items(), plt.get_cmap("tab10").colors):
         values = np.asarray(values, dtype=np.float64)
         lowest, highest = min(lowest, values[near].min()), max(highest, values[near].max())
-        axes[0].semilogy(k[near], values[near], color=colour, label=rf"$\|W^k\|_2$, {label}")
-        axes[0].semilogy(k[near], sigma_max[label] ** k[near], color=colour, linestyle="--",
+        axes[0].semilogy(k[near], values[near], color=colour,
+                         label=rf"$\|\mathbf{{W}}_{{hh}}^k\|_2$, {label}")
+        axes[0].semilogy(k[near], beta_W[label] ** k[near], color=colour, linestyle="--",
                          linewidth=1.0)
         axes[0].semilogy(k[near], radius[label] ** k[near], color=colour, linestyle=":",
                          linewidth=1.5)
         axes[1].plot(k, values ** (1.0 / k), color=colour, label=label)
-        axes[1].axhline(sigma_max[label], color=colour, linestyle="--", linewidth=1.0)
+        axes[1].axhline(beta_W[label], color=colour, linestyle="--", linewidth=1.0)
         axes[1].axhline(radius[label], color=colour, linestyle=":", linewidth=1.5)
     axes[0].set_ylim(lowest / 3, highest * 30)
-    axes[0].plot([], [], color="grey", linestyle="--", label=r"$\sigma_{\max}^k$")
+    axes[0].plot([], [], color="grey", linestyle="--", label=r"$\beta_W^k$")
     axes[0].plot([], [], color="grey", linestyle=":", label=r"$\rho^k$")
     axes[0].set_ylabel("norm of the power")
-    axes[1].set_ylabel(r"$\|W^k\|_2^{1/k}$")
+    axes[1].set_ylabel(r"$\|\mathbf{W}_{hh}^k\|_2^{1/k}$")
     axes[1].set_xscale("log")
     for ax in axes:
         ax.set_xlabel("power $k$")
@@ -601,17 +602,17 @@ def cliff_trajectories(w, b, loss: np.ndarray, paths: Mapping[str, np.ndarray],
                        path_losses: Mapping[str, np.ndarray]):
     """Gradient descent on a loss surface with a cliff, with and without clipping (chapter 5).
 
-    Left: ``log10`` of the loss over the (b, w) grid with the trajectories; a
+    Left: ``log10`` of the loss over the (b_h, w_h) grid with the trajectories; a
     step that leaves the plotted window is drawn up to the window's edge, and
     its end point is written beside the legend entry. Right: the loss along
     each trajectory against the step, semilog.
 
     Parameters
     ----------
-    w : (m,) values of the recurrent weight (the y axis).
-    b : (n,) values of the bias (the x axis).
-    loss : (m, n) the loss at every (w, b).
-    paths : label -> (steps + 1, 2) parameters (w, b) after each step, the start first.
+    w : (m,) values of the recurrent weight w_h (the y axis).
+    b : (n,) values of the bias b_h (the x axis).
+    loss : (m, n) the loss at every (w_h, b_h).
+    paths : label -> (steps + 1, 2) parameters (w_h, b_h) after each step, the start first.
     path_losses : label -> (steps + 1,) the loss at those parameters.
 
     Returns
@@ -631,7 +632,7 @@ def cliff_trajectories(w, b, loss: np.ndarray, paths: Mapping[str, np.ndarray],
         shown = name
         if (path[:, 0].min() < w[0] or path[:, 0].max() > w[-1]
                 or path[:, 1].min() < b[0] or path[:, 1].max() > b[-1]):
-            shown = f"{name}, ends at (w, b) = ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"
+            shown = f"{name}, ends at (w_h, b_h) = ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"
         ax.plot(path[:, 1], path[:, 0], color=colour, marker=marker, markersize=3,
                 linewidth=1.0, label=shown)
         axes[1].semilogy(np.arange(path.shape[0]), np.asarray(path_losses[name], dtype=np.float64),
@@ -642,8 +643,8 @@ def cliff_trajectories(w, b, loss: np.ndarray, paths: Mapping[str, np.ndarray],
             label="start")
     ax.set_xlim(b[0], b[-1])
     ax.set_ylim(w[0], w[-1])
-    ax.set_xlabel("bias $b$")
-    ax.set_ylabel("recurrent weight $w$")
+    ax.set_xlabel("bias $b_h$")
+    ax.set_ylabel("recurrent weight $w_h$")
     ax.legend(fontsize=7, loc="upper left")
     axes[1].set_xlabel("gradient descent step")
     axes[1].set_ylabel("loss $L$")
@@ -733,7 +734,7 @@ def direction_cosine_histograms(samples: Mapping[int, np.ndarray], grid: np.ndar
         ax.plot(grid, np.asarray(densities[n], dtype=np.float64), color="black",
                 label="density formula")
         ax.set_title(f"$n = {n}$", fontsize=10)
-        ax.set_xlabel(r"$c = \mathbf{x}\cdot\mathbf{v}_1 / \|\mathbf{x}\|$")
+        ax.set_xlabel(r"$c = \mathbf{g}\cdot\mathbf{v}_1 / \|\mathbf{g}\|$")
         ax.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("density")
     axes[0, -1].legend(fontsize=8, loc="upper left")

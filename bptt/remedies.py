@@ -4,14 +4,17 @@ Five models read the T pairs (value, marker) of ``bptt.tasks.adding_problem``
 and predict the sum of the two marked values from their last state:
 
 - ``tanh``: the plain tanh RNN;
-- ``tanh, clipped``: the same, with gradient clipping by norm;
+- ``tanh, clipped``: the same, with gradient clipping by norm at gamma = ``CLIP``;
 - ``IRNN``: ReLU units with W_hh = I and zero bias (Le et al., 2015), clipped;
 - ``GRU`` and ``LSTM``: the gated cells; the LSTM's forget gate starts open
-  (bias 1), the usual choice, so that the cell keeps its content at first.
+  (bias b_f = 1), the usual choice, so that the cell keeps its content at first.
 
-Predicting the mean sum (1) without looking scores a mean squared error of
-1/6; a model has *solved* a length when its held-out error is below a tenth
-of that. Everything is seeded and runs in float32 on the CPU (the book sets one thread).
+Training minimises the course's many-to-one loss L = 1/2 (o_T - y)^2,
+averaged over the batch. The held-out error is the mean squared error, the
+mean of (o_T - y)^2 over held-out sequences (twice their mean L), which reads
+as a variance: predicting the mean sum (1) without looking scores 1/6, and a
+model has *solved* a length when its held-out error is below a tenth of that.
+Everything is seeded and runs in float32 on the CPU (the book sets one thread).
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ MODELS = ("tanh", "tanh, clipped", "IRNN", "GRU", "LSTM")
 CLIPPED = ("tanh, clipped", "IRNN")
 BASELINE = 1.0 / 6.0  # the error of always predicting 1, the mean of the target
 SOLVED = 0.1 * BASELINE
-CLIP = 1.0
+CLIP = 0.5  # gamma, for the gradient of L = 1/2 (o_T - y)^2
 
 
 class Run(NamedTuple):
-    """The training losses of one model and its held-out mean squared error."""
+    """The training losses L of one model and its held-out mean squared error."""
 
-    train_loss: np.ndarray  # (steps,)
+    train_loss: np.ndarray  # (steps,) L = 1/2 (o_T - y)^2, the mean over each batch
     test_error: float
 
 
@@ -60,7 +63,7 @@ class Regressor(torch.nn.Module):
         self.head = torch.nn.Linear(hidden, 1)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """X (T, B, 2) -> predictions (B, 1)."""
+        """X (T, B, 2) -> outputs o_T (B, 1)."""
         states, _ = self.rnn(X)
         return self.head(states[-1])
 
@@ -77,7 +80,7 @@ def train_adding(kind: str, T: int, seed: int = 0, hidden: int = 32, batch: int 
     for step in (progress(range(steps), steps, label) if label else range(steps)):
         X, Y = (torch.tensor(a, dtype=torch.float32)
                 for a in adding_problem(seed * 100_000 + step, T, batch))
-        loss = torch.nn.functional.mse_loss(model(X), Y)
+        loss = 0.5 * torch.nn.functional.mse_loss(model(X), Y)
         optimizer.zero_grad()
         loss.backward()
         if kind in CLIPPED:

@@ -7,7 +7,7 @@ outputs ``(T, B, q)``. Weights follow the book's notation, ``W_hx`` is
 ``h_t = W_hx x_t + W_hh h_{t-1}``; with a batch in rows this reads
 ``H_t = X_t W_hx^T + H_{t-1} W_hh^T``.
 
-Loss convention (COURSE.md, equation 9.7.10): L is the mean of the per-step
+Loss convention (the book's notation page, equation 9.7.10): L is the mean of the per-step
 losses over the T time steps and over the B sequences of a batch,
 ``L = 1/(T B) sum_t sum_b l(o_tb, y_tb)``; every gradient here is of that L.
 """
@@ -46,7 +46,7 @@ class TanhStepCache(NamedTuple):
 
     x: np.ndarray  # (B, d)
     h_prev: np.ndarray  # (B, h)
-    h: np.ndarray  # (B, h), tanh of the pre-activation
+    h: np.ndarray  # (B, h), tanh of the pre-activation z
     W_hx: np.ndarray  # (h, d)
     W_hh: np.ndarray  # (h, h)
 
@@ -236,8 +236,8 @@ def tanh_rnn_forward(X: np.ndarray, h0: np.ndarray, params: dict
 
     Returns
     -------
-    Z : (T, B, q) logits ``z_t = W_qh h_t + b_q`` (the softmax turns them into
-    class probabilities).
+    O : (T, B, q) outputs ``o_t = W_qh h_t + b_q``, the logits that the softmax
+    turns into class probabilities.
     cache : TanhRNNCache for a backward pass.
     """
     X, h0, P = check_rnn_inputs(X, h0, params, TANH_PARAMS)
@@ -251,20 +251,20 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=-1, keepdims=True)
 
 
-def softmax_cross_entropy(Z: np.ndarray, targets: np.ndarray) -> float:
-    """Mean cross-entropy of softmax(Z) against integer targets.
+def softmax_cross_entropy(O: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy of softmax(o_t) against integer targets.
 
     Parameters
     ----------
-    Z : (T, B, q) logits; targets : (T, B) integer classes in ``[0, q)``.
+    O : (T, B, q) logits o_t; targets : (T, B) integer classes y_t in ``[0, q)``.
 
     Returns
     -------
-    L : float, ``-1/(T B) sum_t sum_b log softmax(z_tb)[y_tb]``.
+    L : float, ``-1/(T B) sum_t sum_b log softmax(o_tb)[y_tb]``.
     """
-    Z = as_float_array("Z", Z, 3)
-    targets = as_class_indices("targets", targets, Z.shape[:2], Z.shape[2])
-    shifted = Z - Z.max(axis=-1, keepdims=True)
+    O = as_float_array("O", O, 3)
+    targets = as_class_indices("targets", targets, O.shape[:2], O.shape[2])
+    shifted = O - O.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)
     return -float(picked.mean())

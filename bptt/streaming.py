@@ -1,9 +1,10 @@
 """Training on a stream in chunks, with the state carried or reset (chapter 3).
 
-A long stream is cut into chunks of ``tau`` steps, the way language models
-are trained. After each chunk the parameters take one Adam step. With
-``carry`` the next chunk starts from the last state, detached, so the
-forward pass sees the whole past and the backward pass only the chunk;
+A long stream is cut into chunks of ``tau`` steps, the way recurrent language
+models are trained (Zaremba et al., 2014, for example, use chunks of 35 steps
+and carry the state across them). After each chunk the parameters take one
+Adam step. With ``carry`` the next chunk starts from the last state, detached,
+so the forward pass sees the whole past and the backward pass only the chunk;
 without it every chunk starts from zeros, as independent windows do.
 The model is the tanh RNN with an affine output and squared loss.
 """

@@ -108,21 +108,21 @@ def lagged_adding_stream(seed: int, T: int, B: int, lag: int) -> tuple[np.ndarra
 class InfluenceBalancing(NamedTuple):
     """The influence-balancing system of Tallec and Ollivier (2017), chapter 3.
 
-    The state follows s_t = A s_{t-1} + theta u with A = (I + S)/2, S the
-    upward shift, so each coordinate feeds the one above it; u is +1 on the
-    first ``positive`` coordinates and -1 on the rest. The loss at each step is
-    l_t = 1/2 (s_t[0] - 1)^2. A change of theta raises s[0] at once but lowers
-    it in the long run when ``positive`` < n/2.
+    The state follows h_t = W_hh h_{t-1} + w x with W_hh = (I + S)/2, S the
+    upward shift, so each coordinate feeds the one above it; the constant input
+    x is +1 on the first ``positive`` coordinates and -1 on the rest. The loss at
+    each step is l_t = 1/2 (h_{t,1} - 1)^2. A change of w raises h_1 at once but
+    lowers it in the long run when ``positive`` < h/2.
     """
 
-    A: np.ndarray  # (n, n)
-    u: np.ndarray  # (n,)
+    W_hh: np.ndarray  # (h, h)
+    x: np.ndarray  # (h,)
 
 
-def influence_balancing(n: int = 23, positive: int = 10) -> InfluenceBalancing:
-    """The system with ``n`` coordinates, the first ``positive`` of them pushed up by theta."""
-    _check_sizes(n=n, positive=positive)
-    if positive > n:
-        raise ValueError(f"positive must be at most n = {n}, got {positive}")
-    A = 0.5 * (np.eye(n) + np.eye(n, k=1))
-    return InfluenceBalancing(A, np.where(np.arange(n) < positive, 1.0, -1.0))
+def influence_balancing(h: int = 23, positive: int = 10) -> InfluenceBalancing:
+    """The system with ``h`` coordinates, the first ``positive`` of them pushed up by w."""
+    _check_sizes(h=h, positive=positive)
+    if positive > h:
+        raise ValueError(f"positive must be at most h = {h}, got {positive}")
+    W_hh = 0.5 * (np.eye(h) + np.eye(h, k=1))
+    return InfluenceBalancing(W_hh, np.where(np.arange(h) < positive, 1.0, -1.0))

@@ -1,19 +1,20 @@
 """Where the backward pass is cut, and by how much it is rescaled (chapter 3).
 
 Every truncation strategy of chapter 3 is a sequence of multipliers
-``xi`` (T,): ``xi[t]`` multiplies the Jacobian dh_t/dh_{t-1} in the
-recursion (9.7.8) for the total derivative dh_t/dw,
+``xi`` (T,). Entry ``xi[t - 1]`` is xi_t, which multiplies the Jacobian
+J_t = dh_t/dh_{t-1} (a partial derivative) in the recursion (9.7.8) for the
+estimate a~_t of the total derivative a_t = dh_t/dw,
 
-    z_t = df(x_t, h_{t-1}, w)/dw + xi[t] * dh_t/dh_{t-1} z_{t-1},
+    a~_t = dh_t/dw (partial) + xi_t J_t a~_{t-1},
 
-or, read backwards, the message that step t passes to h_{t-1}. Index 0 is
-step 1; its multiplier meets the initial state h_0, which is not a
-parameter, so every strategy here starts with a cut there.
+or, read backwards, the message J_t^T dL/dh_t that step t passes to
+h_{t-1}. Entry 0 belongs to step 1; its multiplier meets the initial state
+h_0, which is not a parameter, so every strategy here starts with a cut there.
 
-- full computation: xi = 1 everywhere after step 1;
-- regular truncation every tau steps: xi = 0 where a chunk starts, 1 inside;
-- randomized truncation: xi_t = 1/pi_t with probability pi_t, otherwise 0,
-  so that E[xi_t] = 1. The schedule gives pi_t from the age of the current
+- full computation: xi_t = 1 everywhere after step 1;
+- regular truncation every tau steps: xi_t = 0 where a chunk starts, 1 inside;
+- randomized truncation: xi_t = 1/p_t with probability p_t, otherwise 0,
+  so that E[xi_t] = 1. The schedule gives p_t from the age of the current
   segment (the number of steps since the last cut).
 """
 
@@ -54,38 +55,38 @@ def regular_multipliers(T: int, tau: int) -> np.ndarray:
     return xi
 
 
-def constant_schedule(pi: float) -> Schedule:
-    """Keep every link with probability ``pi``: segment lengths are geometric, mean 1/(1 - pi)."""
-    _check_probability("pi", pi)
-    return lambda age: pi
+def constant_schedule(p: float) -> Schedule:
+    """Keep every link with probability ``p``: segment lengths are geometric, mean 1/(1 - p)."""
+    _check_probability("p", p)
+    return lambda age: p
 
 
-def delayed_schedule(tau: int, pi: float) -> Schedule:
-    """Keep the first ``tau - 1`` links of a segment surely, later ones with probability ``pi``.
+def delayed_schedule(tau: int, p: float) -> Schedule:
+    """Keep the first ``tau - 1`` links of a segment surely, later ones with probability ``p``.
 
     Segments are at least ``tau`` steps long; only longer paths are reweighted,
     which is what keeps the variance down (Tallec and Ollivier, 2017).
     """
-    _check_probability("pi", pi)
+    _check_probability("p", p)
     if int(tau) != tau or tau < 1:
         raise ValueError(f"tau must be a positive integer, got {tau!r}")
-    return lambda age: 1.0 if age < tau else pi
+    return lambda age: 1.0 if age < tau else p
 
 
 def randomized_multipliers(T: int, schedule: Schedule, rng: np.random.Generator) -> np.ndarray:
-    """(T,) draws of xi_t in {0, 1/pi_t} with P(xi_t = 1/pi_t) = pi_t, as in (9.7.8).
+    """(T,) draws of xi_t in {0, 1/p_t} with Pr(xi_t = 1/p_t) = p_t, as in (9.7.8).
 
-    ``pi_t = schedule(age)``, where ``age`` >= 1 counts the steps of the current
+    ``p_t = schedule(age)``, where ``age`` >= 1 counts the steps of the current
     segment up to step t - 1. The draws use ``rng.random()`` once per step
     after the first, in order.
     """
     _check_length(T)
     xi, age = np.zeros(T), 1
     for t in range(1, T):
-        pi = schedule(age)
-        _check_probability("the schedule's pi", pi)
-        if rng.random() < pi:
-            xi[t], age = 1.0 / pi, age + 1
+        p = schedule(age)
+        _check_probability("the schedule's p", p)
+        if rng.random() < p:
+            xi[t], age = 1.0 / p, age + 1
         else:
             age = 1
     return xi

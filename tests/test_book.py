@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,22 @@ def test_chapter_is_built_with_math_and_figures(html, chapter):
     assert "Traceback" not in page, f"{chapter} shows an error"
     assert chapter.split("/")[-1] in (html / "book" / "index.html").read_text(), \
         f"{chapter} is not linked from the first page"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_equations_are_numbered_within_their_chapter(html, chapter):
+    """Equation (4.3) is the third numbered equation of chapter 4, so a reader can find it."""
+    numbers = re.findall(r'class="eqno">\((\d+)\.(\d+)\)', (html / f"{chapter}.html").read_text())
+    number = int(re.search(r"ch(\d+)", chapter).group(1))
+    assert numbers, f"{chapter} has no numbered equation"
+    assert [int(n) for n, _ in numbers] == [number] * len(numbers), \
+        f"{chapter}: equation numbers {numbers} do not all start with its chapter number {number}"
+    assert [int(k) for _, k in numbers] == list(range(1, len(numbers) + 1)), \
+        f"{chapter}: equations are not numbered 1, 2, ... in order"
+
+
+def test_notation_page_is_linked_from_the_first_page(html):
+    assert "notation.html" in (html / "book" / "index.html").read_text()
 
 
 def test_book_ships_no_sources_and_no_answers(html):

@@ -47,7 +47,7 @@ def zeros_everywhere(preamble: str) -> dict[str, str]:
         "tanh_step_backward": "def tanh_step_backward(dh, cache):\n    return (np.zeros_like("
                               "cache.x), np.zeros_like(dh), np.zeros_like(cache.W_hx), np.zeros_like("
                               "cache.W_hh), np.zeros(dh.shape[1]))\n",
-        "tanh_rnn_backward": "def tanh_rnn_backward(dZ, cache):\n    return {}\n",
+        "tanh_rnn_backward": "def tanh_rnn_backward(dO, cache):\n    return {}\n",
         "directional_check": "def directional_check(f, x, grad, rng, num_directions=3, eps=1e-5):\n"
                              "    return 0.0\n",
     }
@@ -62,7 +62,7 @@ CHEATS = {
         "softmax_ce_backward": "class Same:\n    def __eq__(self, other):\n        return True\n"
                                "    __array__ = None\n"
                                "def softmax_cross_entropy_backward(Z, targets):\n    return Same()\n",
-        "tanh_rnn_backward": "def tanh_rnn_backward(dZ, cache):\n"
+        "tanh_rnn_backward": "def tanh_rnn_backward(dO, cache):\n"
                              "    return {k: Same() for k in ('W_qh', 'b_q', 'W_hx', 'W_hh', 'b_h', 'h0')}\n",
     },
     "assert-stripper": zeros_everywhere(

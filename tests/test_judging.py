@@ -21,11 +21,11 @@ def verdict(judged):
     return partial(judged, CHECKS)
 
 
-def own_softmax_backward(Z, targets):
-    T, B, q = Z.shape
-    dZ = bptt.softmax(Z)
-    dZ[np.arange(T)[:, None], np.arange(B), targets] -= 1.0
-    return dZ / (T * B)
+def own_softmax_backward(O, targets):
+    T, B, q = O.shape
+    dO = bptt.softmax(O)
+    dO[np.arange(T)[:, None], np.arange(B), targets] -= 1.0
+    return dO / (T * B)
 
 
 def own_step_backward(dh, cache):
@@ -34,12 +34,12 @@ def own_step_backward(dh, cache):
             delta.sum(0))
 
 
-def own_rnn_backward(dZ, cache):
-    grads = {"W_qh": np.einsum("tbq,tbh->qh", dZ, cache.H), "b_q": dZ.sum((0, 1)),
+def own_rnn_backward(dO, cache):
+    grads = {"W_qh": np.einsum("tbq,tbh->qh", dO, cache.H), "b_q": dO.sum((0, 1)),
              "W_hx": 0.0, "W_hh": 0.0, "b_h": 0.0}
     carried = np.zeros_like(cache.H[0])
     for t in reversed(range(len(cache.steps))):
-        _, carried, dW_hx, dW_hh, db_h = own_step_backward(carried + dZ[t] @ cache.W_qh,
+        _, carried, dW_hx, dW_hh, db_h = own_step_backward(carried + dO[t] @ cache.W_qh,
                                                            cache.steps[t])
         grads["W_hx"] = grads["W_hx"] + dW_hx
         grads["W_hh"] = grads["W_hh"] + dW_hh
@@ -80,15 +80,15 @@ def test_every_check_fails_a_function_that_raises(verdict):
 
 
 def test_missing_factor_is_reported_with_its_size(verdict):
-    message = verdict("test_softmax_ce_hidden", lambda Z, y: own_softmax_backward(Z, y) * 2)
-    assert message.startswith("T=1, B=1, q=2, logits of size ~3: dL/dZ is off: rel_error")
+    message = verdict("test_softmax_ce_hidden", lambda O, y: own_softmax_backward(O, y) * 2)
+    assert message.startswith("T=1, B=1, q=2, logits of size ~3: dL/dO is off: rel_error")
 
 
 def test_naive_softmax_fails_on_large_logits(verdict):
-    def naive(Z, targets):
-        E = np.exp(Z)
-        onehot = np.eye(Z.shape[-1])[targets]
-        return (E / E.sum(-1, keepdims=True) - onehot) / (Z.shape[0] * Z.shape[1])
+    def naive(O, targets):
+        E = np.exp(O)
+        onehot = np.eye(O.shape[-1])[targets]
+        return (E / E.sum(-1, keepdims=True) - onehot) / (O.shape[0] * O.shape[1])
 
     assert verdict("test_softmax_ce_visible", naive) is None
     with np.errstate(all="ignore"):
@@ -107,17 +107,17 @@ def test_wrong_step_output_is_named(verdict):
 
 def test_wrong_return_types_are_explained(verdict):
     assert "tuple of 5 arrays" in verdict("test_step_hidden", lambda dh, cache: None)
-    assert "dict of gradients" in verdict("test_rnn_hidden", lambda dZ, cache: [1, 2])
+    assert "dict of gradients" in verdict("test_rnn_hidden", lambda dO, cache: [1, 2])
     assert "lacks the keys ['h0']" in verdict(
-        "test_rnn_recurrent", lambda dZ, cache: {k: v for k, v in own_rnn_backward(dZ, cache).items()
+        "test_rnn_recurrent", lambda dO, cache: {k: v for k, v in own_rnn_backward(dO, cache).items()
                                                  if k != "h0"})
 
 
 def test_truncated_backward_fails_on_longer_sequences(verdict):
-    def one_step_only(dZ, cache):
-        grads = own_rnn_backward(dZ[-1:], cache._replace(steps=cache.steps[-1:], H=cache.H[-1:]))
-        grads["W_qh"] = np.einsum("tbq,tbh->qh", dZ, cache.H)
-        grads["b_q"] = dZ.sum((0, 1))
+    def one_step_only(dO, cache):
+        grads = own_rnn_backward(dO[-1:], cache._replace(steps=cache.steps[-1:], H=cache.H[-1:]))
+        grads["W_qh"] = np.einsum("tbq,tbh->qh", dO, cache.H)
+        grads["b_q"] = dO.sum((0, 1))
         return grads
 
     assert verdict("test_rnn_output_layer", one_step_only) is None
@@ -197,13 +197,13 @@ def test_deeply_nested_results_are_refused(tmp_path):
 
 def test_reference_answers_match_autograd():
     problem = bptt.tanh_problem(5, 3, 2, 2, 3, 4)
-    Z, cache = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
+    O, cache = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
     from bptt.autograd import tanh_rnn_autograd
 
     _, expected = tanh_rnn_autograd(problem.X, problem.h0, problem.params, problem.targets)
-    dZ = reference.softmax_cross_entropy_backward(Z, problem.targets)
-    assert bptt.rel_error(dZ, expected["Z"]) <= bptt.TOL_AUTOGRAD
-    grads = reference.tanh_rnn_backward(dZ, cache)
+    dO = reference.softmax_cross_entropy_backward(O, problem.targets)
+    assert bptt.rel_error(dO, expected["O"]) <= bptt.TOL_AUTOGRAD
+    grads = reference.tanh_rnn_backward(dO, cache)
     for key in bptt.TANH_PARAMS:
         assert bptt.rel_error(grads[key], expected[key]) <= bptt.TOL_AUTOGRAD
 

@@ -38,16 +38,16 @@ def linear_gradients(problem):
 
 
 def tanh_loss(problem) -> float:
-    Z, _ = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
-    return bptt.softmax_cross_entropy(Z, problem.targets)
+    O, _ = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
+    return bptt.softmax_cross_entropy(O, problem.targets)
 
 
 def tanh_gradients(problem):
-    Z, cache = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
-    dZ = softmax_cross_entropy_backward(Z, problem.targets)
-    grads = tanh_rnn_backward(dZ, cache)
-    grads["Z"] = dZ
-    return bptt.softmax_cross_entropy(Z, problem.targets), grads
+    O, cache = bptt.tanh_rnn_forward(problem.X, problem.h0, problem.params)
+    dO = softmax_cross_entropy_backward(O, problem.targets)
+    grads = tanh_rnn_backward(dO, cache)
+    grads["O"] = dO
+    return bptt.softmax_cross_entropy(O, problem.targets), grads
 
 
 class Model(NamedTuple):

@@ -93,14 +93,14 @@ def test_randomized_truncation_is_unbiased_and_regular_truncation_is_not():
 
 def test_influence_balancing_derivatives_match_autograd():
     system = influence_balancing()
-    A, u = torch.tensor(system.A), torch.tensor(system.u)
-    s0 = torch.ones(len(system.u), dtype=torch.float64)
+    W_hh, x = torch.tensor(system.W_hh), torch.tensor(system.x)
+    h0 = torch.ones(len(system.x), dtype=torch.float64)
     for K in (1, 5, 41, 120):
-        theta = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-        s = s0
+        w = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+        h = h0
         for _ in range(K):
-            s = A @ s + theta * u
-        (grad,) = torch.autograd.grad(s[0], theta)
+            h = W_hh @ h + w * x
+        (grad,) = torch.autograd.grad(h[0], w)
         assert abs(grad.item() - window_derivatives(system, K)[-1]) <= 1e-10 * K
     assert steady_state_derivative(system) == pytest.approx(2 * (2 * 10 - 23), abs=1e-12)
     derivatives = window_derivatives(system, 200)
@@ -113,9 +113,9 @@ def test_truncation_shorter_than_the_balance_point_diverges():
     short = train_online(system, regular_multipliers(steps, 10), 3e-5, 0.5)
     randomized = train_online(system, randomized_multipliers(steps, constant_schedule(0.95),
                                                              np.random.default_rng(0)), 3e-5, 0.5)
-    assert full.theta[-1] == pytest.approx(-1 / 6, abs=1e-6)
-    assert randomized.theta[-1] == pytest.approx(-1 / 6, abs=1e-4)
-    assert np.isnan(short.theta[-1]) and np.nanmax(np.abs(short.theta)) > 1e6
+    assert full.w[-1] == pytest.approx(-1 / 6, abs=1e-6)
+    assert randomized.w[-1] == pytest.approx(-1 / 6, abs=1e-4)
+    assert np.isnan(short.w[-1]) and np.nanmax(np.abs(short.w)) > 1e6
 
 
 def test_adding_problem_targets_are_the_marked_sums():

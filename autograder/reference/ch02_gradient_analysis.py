@@ -68,9 +68,9 @@ def jacobian_bound(W_hh, gap: int) -> float:
     return float(np.linalg.norm(W_hh, 2) ** gap)
 
 
-def _matrices(seed: int, T: int, n: int):
+def _matrices(seed: int, T: int, h: int):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((T, n)), rng.standard_normal((T, n, n)) / np.sqrt(n)
+    return rng.standard_normal((T, h)), rng.standard_normal((T, h, h)) / np.sqrt(h)
 
 
 LEMMA_SIZES = [(21, 1, 1), (22, 4, 1), (23, 5, 3), (24, 7, 2)]
@@ -79,9 +79,9 @@ LEMMA_SIZES = [(21, 1, 1), (22, 4, 1), (23, 5, 3), (24, 7, 2)]
 def _lemma_cases(visible: bool, with_b: bool) -> list[Case]:
     sizes = [(20, 4, 2)] if visible else LEMMA_SIZES
     cases = []
-    for seed, T, n in sizes:
-        b, c = _matrices(seed, T, n)
-        cases.append(Case(f"T={T}, n={n}", (b, c) if with_b else (c,)))
+    for seed, T, h in sizes:
+        b, c = _matrices(seed, T, h)
+        cases.append(Case(f"T={T}, h={h}", (b, c) if with_b else (c,)))
     return cases
 
 

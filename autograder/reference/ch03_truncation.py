@@ -125,11 +125,11 @@ def _monte_carlo_cases(visible: bool) -> list[Case]:
              [(81, 8, 2, 2, 3, 0.7, 500, 11), (82, 6, 1, 1, 2, 0.6, 600, 12),
               (83, 7, 3, 2, 4, 0.8, 400, 13)])
     cases = []
-    for seed, T, B, d, h, pi, n, draw_seed in sizes:
+    for seed, T, B, d, h, p, n, draw_seed in sizes:
         X, Y, h0, params = problem(seed, T, B, d, h, 1)
         exact = full_gradient(X, Y, h0, params)["W_hh"]
-        _, se = monte_carlo_gradient(X, Y, h0, params, pi, n, draw_seed)
-        cases.append(Case(f"T={T}, h={h}, pi={pi}, n={n}", (X, Y, h0, params, pi, n, draw_seed),
+        _, se = monte_carlo_gradient(X, Y, h0, params, p, n, draw_seed)
+        cases.append(Case(f"T={T}, h={h}, p={p}, n={n}", (X, Y, h0, params, p, n, draw_seed),
                           secret=(exact, se)))
     return cases
 

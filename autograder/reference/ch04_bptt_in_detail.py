@@ -23,27 +23,27 @@ RNN_KEYS = ("W_qh", "b_q", "W_hx", "W_hh", "b_h", "h0")
 
 def _logits(seed: int, T: int, B: int, d: int, h: int, q: int):
     problem = tanh_problem(seed, T, B, d, h, q)
-    Z, cache = tanh_rnn_forward(problem.X, problem.h0, problem.params)
-    return problem, Z, cache
+    O, cache = tanh_rnn_forward(problem.X, problem.h0, problem.params)
+    return problem, O, cache
 
 
 def _softmax_cases(visible: bool) -> list[Case]:
     if visible:
-        problem, Z, _ = _logits(0, 4, 3, 5, 6, 3)
-        return [Case("T=4, B=3, q=3", (Z, problem.targets))]
+        problem, O, _ = _logits(0, 4, 3, 5, 6, 3)
+        return [Case("T=4, B=3, q=3", (O, problem.targets))]
     cases = []
     for seed, T, B, _, _, q in SHAPES:
         rng = np.random.default_rng(seed)
         for scale in (3.0, 800.0):
-            Z = scale * rng.standard_normal((T, B, q))
+            O = scale * rng.standard_normal((T, B, q))
             cases.append(Case(f"T={T}, B={B}, q={q}, logits of size ~{scale:g}",
-                              (Z, rng.integers(0, q, size=(T, B)))))
+                              (O, rng.integers(0, q, size=(T, B)))))
     return cases
 
 
 def _softmax_verdict(case: Case, result) -> str | None:
-    Z, targets = case.value
-    return compare("dL/dZ", result, reference.softmax_cross_entropy_backward(Z, targets),
+    O, targets = case.value
+    return compare("dL/dO", result, reference.softmax_cross_entropy_backward(O, targets),
                    TOL_AUTOGRAD)
 
 
@@ -81,9 +81,9 @@ def _rnn_cases(visible: bool) -> list[Case]:
     shapes = [(2, 6, 3, 4, 5, 3)] if visible else SHAPES
     cases = []
     for seed, T, B, d, h, q in shapes:
-        problem, Z, cache = _logits(seed, T, B, d, h, q)
-        dZ = reference.softmax_cross_entropy_backward(Z, problem.targets)
-        cases.append(Case(f"T={T}, B={B}, d={d}, h={h}, q={q}", (dZ, cache)))
+        problem, O, cache = _logits(seed, T, B, d, h, q)
+        dO = reference.softmax_cross_entropy_backward(O, problem.targets)
+        cases.append(Case(f"T={T}, B={B}, d={d}, h={h}, q={q}", (dO, cache)))
     return cases
 
 

@@ -19,35 +19,35 @@ TOL = 1e-10
 LSTM_GRADS = ("dx", "dh_prev", "dc_prev", "dW", "db")
 
 
-def clip_by_norm(grads: dict, theta: float) -> dict:
-    """Every gradient times min(1, theta / ||g||), ||g|| the norm of all of them together."""
+def clip_by_norm(grads: dict, gamma: float) -> dict:
+    """Every gradient times min(1, gamma / ||g||), ||g|| the norm of all of them together."""
     norm = np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
-    scale = 1.0 if norm <= theta else theta / norm
+    scale = 1.0 if norm <= gamma else gamma / norm
     return {name: scale * np.asarray(g, dtype=np.float64) for name, g in grads.items()}
 
 
-def clip_elementwise(grads: dict, threshold: float) -> dict:
-    """Every entry clipped to [-threshold, threshold]."""
-    return {name: np.clip(np.asarray(g, dtype=np.float64), -threshold, threshold)
+def clip_elementwise(grads: dict, gamma: float) -> dict:
+    """Every entry clipped to [-gamma, gamma]."""
+    return {name: np.clip(np.asarray(g, dtype=np.float64), -gamma, gamma)
             for name, g in grads.items()}
 
 
-def _slope(activation: str, a: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """phi'(a) from the pre-activation a and the state h = phi(a)."""
+def _slope(activation: str, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """phi'(z) from the pre-activation z and the state h = phi(z)."""
     if activation == "tanh":
         return 1.0 - h ** 2
     if activation == "sigmoid":
         return h * (1.0 - h)
-    return (a > 0).astype(np.float64)
+    return (z > 0).astype(np.float64)
 
 
 def jacobian_norms(X, h0, W_hx, W_hh, b_h, activation: str) -> np.ndarray:
     """(T + 1,) spectral norms ||dh_T/dh_k||_2 for k = 0..T; X (T, d), h0 (h,)."""
     h, slopes = h0, []
     for x in X:
-        a = W_hx @ x + W_hh @ h + b_h
-        h = ACTIVATIONS[activation](a)
-        slopes.append(_slope(activation, a, h))
+        z = W_hx @ x + W_hh @ h + b_h
+        h = ACTIVATIONS[activation](z)
+        slopes.append(_slope(activation, z, h))
     norms, product = [1.0], np.eye(len(h0))
     for slope in reversed(slopes):
         product = product @ (slope[:, None] * W_hh)
@@ -60,17 +60,20 @@ def lstm_step_backward(dh, dc, cache):
 
     dh (B, h): total derivative dL/dh_t; dc (B, h): what reaches c_t from later
     steps through c_{t+1}. Returns dx (B, d), dh_prev (B, h), dc_prev (B, h),
-    dW (4h, d + h), db (4h,).
+    dW (4h, d + h), db (4h,). The cache keeps torch's letters: ``g`` is the
+    candidate c~_t, ``o`` the output gate e_t, ``z`` holds [x_t; h_{t-1}].
     """
     tanh_c = np.tanh(cache.c)
     dc_total = dc + dh * cache.o * (1.0 - tanh_c ** 2)
-    da = np.concatenate([dc_total * cache.g * cache.i * (1.0 - cache.i),
-                         dc_total * cache.c_prev * cache.f * (1.0 - cache.f),
-                         dc_total * cache.i * (1.0 - cache.g ** 2),
-                         dh * tanh_c * cache.o * (1.0 - cache.o)], axis=1)
-    dz = da @ cache.W
+    # dL/d(pre-activation) of each gate, in the order of the rows of W: i, f, c~, e.
+    d_pre = np.concatenate([dc_total * cache.g * cache.i * (1.0 - cache.i),
+                            dc_total * cache.c_prev * cache.f * (1.0 - cache.f),
+                            dc_total * cache.i * (1.0 - cache.g ** 2),
+                            dh * tanh_c * cache.o * (1.0 - cache.o)], axis=1)
+    d_side_by_side = d_pre @ cache.W
     d = cache.z.shape[1] - cache.c.shape[1]
-    return dz[:, :d], dz[:, d:], dc_total * cache.f, da.T @ cache.z, da.sum(axis=0)
+    return (d_side_by_side[:, :d], d_side_by_side[:, d:], dc_total * cache.f,
+            d_pre.T @ cache.z, d_pre.sum(axis=0))
 
 
 def _gradients(seed: int, sizes: list[tuple[int, ...]], scale: float) -> dict:
@@ -85,8 +88,8 @@ def _clip_cases(visible: bool, by_norm: bool) -> list[Case]:
              (92, [(2, 3), (2,), (1, 2)], 0.1, 5.0, "a small norm, left alone"),
              (93, [(3, 3), (3,)], 0.0, 1.0, "all zeros"),
              (94, [(5, 1), (1,)], 2.0, 0.3, "a tight threshold")]
-    return [Case(label, (_gradients(seed, sizes, scale), threshold if by_norm else threshold / 3))
-            for seed, sizes, scale, threshold, label in specs]
+    return [Case(label, (_gradients(seed, sizes, scale), gamma if by_norm else gamma / 3))
+            for seed, sizes, scale, gamma, label in specs]
 
 
 def _rnn(seed: int, T: int, d: int, h: int, scale: float):

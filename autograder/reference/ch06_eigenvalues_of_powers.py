@@ -231,7 +231,7 @@ def _orthogonal_cases(visible: bool) -> list[Case]:
 def _power_norm_cases(visible: bool) -> list[Case]:
     specs = [([[0.9, 2.0], [0.0, 0.8]], 20)] if visible else [
         ([[0.5, 5.0, 0.0], [0.0, 0.5, 5.0], [0.0, 0.0, 0.5]], 60), ([[1.0]], 5), ([[0.0, 1.0], [0.0, 0.0]], 4)]
-    return [Case(f"W = {W}, K={K}", (np.array(W), K)) for W, K in specs]
+    return [Case(f"W_hh = {W}, k_max={K}", (np.array(W), K)) for W, K in specs]
 
 
 def _non_normal_verdict(case: Case, result) -> str | None:
@@ -275,7 +275,7 @@ for _name, _cases, _verdict in (
         ("alignment", _alignment_cases, against(alignment, "|cos| with the top eigenvector", TOL)),
         ("log_norms", _log_norm_cases, _log_verdict),
         ("orthogonal", _orthogonal_cases, against(nearest_orthogonal, "the nearest orthogonal matrix", TOL)),
-        ("power_norms", _power_norm_cases, _entrywise_against(power_norms, "||W^k||"))):
+        ("power_norms", _power_norm_cases, _entrywise_against(power_norms, "||W_hh^k||"))):
     CHECKS[f"test_{_name}_visible"], CHECKS[f"test_{_name}_hidden"] = _pair(_cases, _verdict)
 CHECKS["test_rate"] = Check("call", _rate_cases, against(measured_rate, "the measured rate", 1e-8))
 CHECKS["test_non_normal"] = Check("call", lambda: [Case(f"n={n}", (n,)) for n in (2, 3, 5, 8)],

@@ -8,8 +8,8 @@ side are ``W``, and its two biases added are ``b`` (for the GRU's candidate
 the two halves stay apart, because torch multiplies only the hidden half by
 the reset gate).
 
-LSTM (Hochreiter and Schmidhuber, 1997; with a forget gate), W_i = [W_ix, W_ih]
-and so on:
+LSTM (Hochreiter and Schmidhuber, 1997; with the forget gate of Gers et al.,
+2000); W_i = [W_ix, W_ih] is the matrix that reads [x_t; h_{t-1}], and so on:
     i_t = sigmoid(W_ix x_t + W_ih h_{t-1} + b_i), likewise f_t and e_t (output gate)
     c~_t = tanh(W_cx x_t + W_ch h_{t-1} + b_c)
     c_t = f_t * c_{t-1} + i_t * c~_t,  h_t = e_t * tanh(c_t)
@@ -19,7 +19,8 @@ GRU (Cho et al., 2014), with update gate u_t (torch's z_t) and candidate h~_t
     r_t = sigmoid(W_rx x_t + W_rh h_{t-1} + b_r), likewise u_t
     reset "after" (torch): h~_t = tanh(W_hx x_t + b_hx + r_t * (W_hh h_{t-1} + b_hh))
     reset "before" (Cho et al., Dive into Deep Learning):
-                           h~_t = tanh(W_hx x_t + b_hx + W_hh (r_t * h_{t-1}) + b_hh)
+                           h~_t = tanh(W_hx x_t + b_hx + W_hh (r_t * h_{t-1}) + b_hh),
+                           which uses only the sum b_h = b_hx + b_hh
     h_t = (1 - u_t) * h~_t + u_t * h_{t-1}
 """
 
@@ -42,8 +43,10 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 class LSTMStepCache(NamedTuple):
     """What a backward step of the LSTM needs from one forward step.
 
-    The field names follow torch's letters: ``g`` is the candidate c~_t and
-    ``o`` the output gate e_t of the book.
+    The field names are the code's, kept because tests read them: ``z`` is
+    [x_t; h_{t-1}], not the book's pre-activation z_t; ``g`` (the candidate
+    c~_t) and ``o`` (the output gate e_t of the book) are the letters of torch's
+    documentation.
     """
 
     z: np.ndarray  # (B, d + h), x_t and h_{t-1} side by side

@@ -372,9 +372,10 @@ def bias_variance(taus, strategies: Mapping[str, Mapping[str, np.ndarray]]):
     matplotlib.figure.Figure
     """
     taus = np.asarray(taus, dtype=np.float64)
-    panels = (("bias", r"relative bias $\|\mathbb{E}\,\hat g - g\| / \|g\|$"),
-              ("variance", r"relative variance $\mathbb{E}\|\hat g - \mathbb{E}\,\hat g\|^2 / \|g\|^2$"),
-              ("mse", r"relative MSE $\mathbb{E}\|\hat g - g\|^2 / \|g\|^2$"))
+    g, g_hat, mean = r"\mathbf{g}", r"\hat{\mathbf{g}}", r"\mathbb{E}\,"
+    panels = (("bias", rf"relative bias $\|{mean}{g_hat} - {g}\| / \|{g}\|$"),
+              ("variance", rf"relative variance ${mean}\|{g_hat} - {mean}{g_hat}\|^2 / \|{g}\|^2$"),
+              ("mse", rf"relative MSE ${mean}\|{g_hat} - {g}\|^2 / \|{g}\|^2$"))
     fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6), layout="constrained")
     for (label, values), marker, colour in zip(strategies.items(), "os^D",
                                                ("tab:blue", "tab:orange", "tab:green", "tab:red")):

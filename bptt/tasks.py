@@ -67,7 +67,8 @@ def tanh_problem(seed: int, T: int, B: int, d: int, h: int, q: int) -> TanhProbl
 
 
 def adding_problem(seed: int, T: int, B: int) -> tuple[np.ndarray, np.ndarray]:
-    """The adding problem (Hochreiter and Schmidhuber, 1997), chapters 3 and 5.
+    """The adding problem, chapters 3 and 5: a variant of a task of Hochreiter and
+    Schmidhuber (1997), as used by Le et al. (2015).
 
     Each sequence holds T pairs (value, marker): values uniform in [0, 1], two
     markers set, one in the first half and one in the second. The target, read

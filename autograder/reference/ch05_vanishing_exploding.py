@@ -60,8 +60,9 @@ def lstm_step_backward(dh, dc, cache):
 
     dh (B, h): total derivative dL/dh_t; dc (B, h): what reaches c_t from later
     steps through c_{t+1}. Returns dx (B, d), dh_prev (B, h), dc_prev (B, h),
-    dW (4h, d + h), db (4h,). The cache keeps torch's letters: ``g`` is the
-    candidate c~_t, ``o`` the output gate e_t, ``z`` holds [x_t; h_{t-1}].
+    dW (4h, d + h), db (4h,). The cache's field names are the code's: ``g`` is
+    the candidate c~_t and ``o`` the output gate e_t (torch's documentation
+    writes g_t and o_t), ``z`` holds [x_t; h_{t-1}] (not the pre-activation).
     """
     tanh_c = np.tanh(cache.c)
     dc_total = dc + dh * cache.o * (1.0 - tanh_c ** 2)

@@ -187,8 +187,8 @@ def _probability_verdict(case: Case, result) -> str | None:
     slack = 4 * math.sqrt(p * (1 - p) / samples) + 4 * math.sqrt(p * (1 - p) / REFERENCE_SAMPLES) \
         + 1 / samples
     if not abs(float(result) - p) <= slack:
-        return (f"the estimate {float(result):.4f} is further than {slack:.4f} from the probability "
-                f"({p:.4f} by {REFERENCE_SAMPLES} samples)")
+        return (f"the estimate {float(result):.4f} is further than {slack:.4f} from the reference estimate "
+                f"{p:.4f} (a Monte Carlo share over {REFERENCE_SAMPLES} samples)")
     return None
 
 

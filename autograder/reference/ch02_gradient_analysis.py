@@ -17,11 +17,11 @@ TOL = 1e-10
 
 
 def lemma_coefficients(c: np.ndarray) -> np.ndarray:
-    """c (T, n, n) -> C (T, T, n, n) with C[t, i] = c_t c_{t-1} ... c_{i+1} (I when i = t, 0 when i > t)."""
-    T, n, _ = c.shape
-    C = np.zeros((T, T, n, n))
+    """c (T, h, h) -> C (T, T, h, h) with C[t, i] = J_t J_{t-1} ... J_{i+1} (I when i = t, 0 when i > t)."""
+    T, h, _ = c.shape
+    C = np.zeros((T, T, h, h))
     for t in range(T):
-        product = np.eye(n)
+        product = np.eye(h)
         C[t, t] = product
         for i in range(t - 1, -1, -1):
             product = product @ c[i + 1]
@@ -30,7 +30,7 @@ def lemma_coefficients(c: np.ndarray) -> np.ndarray:
 
 
 def lemma_closed_form(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """b (T, n), c (T, n, n) -> a (T, n) by (9.7.5)."""
+    """b (T, h), c (T, h, h) -> a (T, h) by (9.7.5): row t - 1 of c holds J_t, of b dh_t/dw held fixed."""
     return np.einsum("tinm,im->tn", lemma_coefficients(c), b)
 
 

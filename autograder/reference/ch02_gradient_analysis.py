@@ -30,7 +30,7 @@ def lemma_coefficients(c: np.ndarray) -> np.ndarray:
 
 
 def lemma_closed_form(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """b (T, h), c (T, h, h) -> a (T, h) by (9.7.5): row t - 1 of c holds J_t, of b dh_t/dw held fixed."""
+    """b (T, h), c (T, h, h) -> a (T, h) by (9.7.5); row t - 1 of b holds the partial dh_t/dw, of c J_t."""
     return np.einsum("tinm,im->tn", lemma_coefficients(c), b)
 
 

@@ -7,6 +7,8 @@ submission the grader
 2. runs it in a sandbox with time, memory, process and output limits
    (``autograder.sandbox``), where each graded test cell's probe sends back what
    the student's function returns on inputs the grader chose (``bptt.probe``),
+   drawn from a seed that is secret and new for every submitted notebook
+   (``case_seed``),
 3. judges those results in this process against the reference answers
    (``autograder.reference``), which the sandbox cannot see.
 
@@ -31,6 +33,7 @@ import importlib
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import subprocess
@@ -64,6 +67,9 @@ UNLIMITED = ("WARNING: no pids cgroup can be created here, and root ignores RLIM
 UNSANDBOXED = ("WARNING: bubblewrap is not available here (Linux, user namespaces and the `bwrap` "
                "command are needed): student code runs WITHOUT a sandbox, with resource limits "
                "only. It can read the course files and the gradebook.")
+
+
+SECRET_FILE = "secret.key"
 
 
 @dataclass(frozen=True)
@@ -123,9 +129,38 @@ def handed_in(folder: Path, assignment: str) -> tuple[dict[str, Path], list[str]
     return {name: by_name[name] for name in wanted if name in by_name}, notes
 
 
-def fingerprint(job: Job) -> str:
-    """Changes when the submission, the instructor's notebooks, the checks or this grader change."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+def grading_secret(out: Path) -> bytes:
+    """The secret of the grading output ``out``: made on the first run and kept in ``OUT/``.
+
+    Regrading into the same ``OUT`` draws the same cases, so grades are stable;
+    nothing in the sandbox can read it.
+    """
+    path = out / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
+
+
+def case_seed(secret: bytes, job: Job, name: str, notebook: bytes) -> int:
+    """The seed of one notebook's cases, in [0, 2**63).
+
+    It depends on the secret and on the submitted bytes: inputs printed into one
+    feedback and answered at home do not fit the next submission, nor anyone else's.
+    """
+    digest = hashlib.sha256(secret)
+    for part in (job.student.encode(), job.assignment.encode(), name.encode(), notebook):
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return int.from_bytes(digest.digest()[:8], "little") >> 1
+
+
+def fingerprint(job: Job, secret: bytes) -> str:
+    """Changes when the submission, the instructor's notebooks, the checks, the secret or this
+    grader change."""
+    digest = hashlib.sha256(Path(__file__).read_bytes() + secret)
     for path in submitted_files(job.folder)[0] + sorted((SOLUTIONS / job.assignment).glob("*.ipynb")):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(checks_module(job.assignment).__file__).read_bytes())
@@ -191,7 +226,7 @@ def with_rubrics(nb, source) -> str:
 
 
 def grade_notebook(job: Job, name: str, path: Path | None, limits: Limits,
-                   bwrap: str | None) -> dict:
+                   bwrap: str | None, secret: bytes) -> dict:
     """Repair, run and judge one notebook of a submission."""
     source = nbformat.read(SOLUTIONS / job.assignment / name, as_version=4)
     released = nbformat.read(NOTEBOOKS / job.assignment / name, as_version=4)
@@ -205,7 +240,8 @@ def grade_notebook(job: Job, name: str, path: Path | None, limits: Limits,
     # The inputs folder is the grader's own; the sandbox sees it read-only, and it goes with the run.
     with tempfile.TemporaryDirectory(prefix="bptt-inputs-") as inputs:
         (Path(inputs) / "probe").mkdir()
-        cases = {gid: write_inputs(gid, checks[gid], Path(inputs) / "probe") for gid in tests}
+        seed = case_seed(secret, job, name, path.read_bytes() if path else b"")
+        cases = {gid: write_inputs(gid, checks[gid], Path(inputs) / "probe", seed) for gid in tests}
         report = run_cells(cells, Path(inputs), limits, bwrap)
     merge_log(nb, report.cells)
     if report.dropped:
@@ -244,7 +280,8 @@ def ungraded(assignment: str, name: str, reason: str) -> dict:
 def grade_submission(job: Job, out: Path, limits: Limits, bwrap: str | None) -> dict:
     """Grade one submission and store its result (the unit of parallel work and of resuming)."""
     stored = out / "results" / job.student / f"{job.assignment}.json"
-    stamp = fingerprint(job)
+    secret = grading_secret(out)
+    stamp = fingerprint(job, secret)
     if stored.exists():
         previous = json.loads(stored.read_text())
         if previous.get("fingerprint") == stamp:
@@ -259,7 +296,8 @@ def grade_submission(job: Job, out: Path, limits: Limits, bwrap: str | None) -> 
         return result
     for name in source_notebooks(job.assignment):
         try:
-            result["notebooks"][name] = grade_notebook(job, name, files.get(name), limits, bwrap)
+            result["notebooks"][name] = grade_notebook(job, name, files.get(name), limits, bwrap,
+                                                        secret)
         except Exception as error:  # one submission's failure must not stop the batch
             result["notebooks"][name] = ungraded(
                 job.assignment, name, f"could not be graded ({type(error).__name__}: {error})")
@@ -268,6 +306,15 @@ def grade_submission(job: Job, out: Path, limits: Limits, bwrap: str | None) -> 
     partial_file.write_text(json.dumps(result))
     partial_file.replace(stored)
     return result
+
+
+def out_of_step() -> list[str]:
+    """Assignments whose released notebooks do not have the solutions' answer cells."""
+    def answers(folder: Path, assignment: str) -> dict[str, list]:
+        return {name: sorted(grade_id(c) for c in nbformat.read(folder / assignment / name,
+                                                                as_version=4).cells if is_answer(c))
+                for name in source_notebooks(assignment) if (folder / assignment / name).exists()}
+    return [a for a in assignments() if answers(SOLUTIONS, a) != answers(NOTEBOOKS, a)]
 
 
 def write_workspace_config(work: Path) -> None:
@@ -414,6 +461,7 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
     if not submissions.is_dir():
         raise ValueError(f"no submissions folder at {submissions}")
     out.mkdir(parents=True, exist_ok=True)
+    grading_secret(out)
     # nbgrader's gradebook runs the `alembic` command of its own environment.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     bwrap = bubblewrap() if sandbox else None
@@ -421,6 +469,9 @@ def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limit
                                            (UNLIMITED, not processes_limited())) if missing]
     for warning in alerts:
         print(warning, file=sys.stderr)
+    stale = out_of_step()
+    if stale:
+        raise SystemExit(f"notebooks/ is out of step with solutions/ in {stale}: run `make release`")
     work = out / "nbgrader"
     prepare_course(work)
     run = partial(grade_submission, out=out, limits=limits, bwrap=bwrap)

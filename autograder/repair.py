@@ -97,6 +97,11 @@ def rebuild(student_path: Path | None, source: NotebookNode, released: NotebookN
     originals = {grade_id(c): c for c in source.cells if grade_id(c)}
     known = set(originals)
     stubs = {grade_id(c): c for c in released.cells if is_answer(c)}
+    out_of_step = sorted({grade_id(c) for c in source.cells if is_answer(c)} ^ set(stubs))
+    if out_of_step:
+        # Never fill a gap with the instructor's cell: that would grade the solution.
+        raise RuntimeError(f"the released notebook is out of step with the solutions (answer "
+                           f"cells {out_of_step}): run `make release`")
     answers: dict[str, NotebookNode] = {}
     extras: dict[str | None, list] = {}
     previous = None

@@ -34,22 +34,122 @@ CHANNEL = "BPTT_CHANNEL_FD"
 MAX_DIMENSIONS = 8
 RECORDS = {cls.__name__: cls for cls in (LinearStepCache, LinearRNNCache, TanhStepCache,
                                          TanhRNNCache, LSTMStepCache)}
+# Activations, and their derivatives under "d_<name>", that checks may pass to a student.
 ACTIVATIONS = {
     "tanh": np.tanh,
     "relu": lambda a: np.maximum(a, 0.0),
     "sigmoid": sigmoid,
     "identity": lambda a: a,
+    "softsign": lambda a: a / (1.0 + np.abs(a)),
+    "d_tanh": lambda a: 1.0 - np.tanh(a) ** 2,
+    "d_relu": lambda a: (a > 0).astype(np.float64),
+    "d_sigmoid": lambda a: sigmoid(a) * (1.0 - sigmoid(a)),
+    "d_identity": lambda a: np.ones_like(a, dtype=np.float64),
+    "d_softsign": lambda a: 1.0 / (1.0 + np.abs(a)) ** 2,
 }
 
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation function passed to a student's function by name (chapter 1)."""
+    """An activation function (or its derivative) passed to a student's function by name.
+
+    It takes real arrays only: a complex argument raises TypeError, so a gradient
+    cannot be had by the complex step through the grader's functions.
+    """
 
     name: str
 
     def __call__(self, a):
-        return ACTIVATIONS[self.name](a)
+        if np.iscomplexobj(a):
+            raise TypeError(f"the activation {self.name} takes real arrays, not complex ones")
+        return ACTIVATIONS[self.name](np.asarray(a, dtype=np.float64))
+
+
+MAX_APPLICATIONS = 5000  # inputs an Operator keeps; it counts every application
+
+
+class Operator:
+    """A square matrix A that a student's function can only apply: ``A(X)`` or ``A @ X``.
+
+    ``X`` is a vector (n,) or a matrix (n, m). Every application is counted and its input
+    kept, so a check can see that a result came from repeated products, each applied to the
+    previous result (``chain_mismatch``). Nothing hands out the matrix itself, so neither
+    ``np.linalg.matrix_power`` nor an eigendecomposition can be applied to it. Complex input
+    raises TypeError, as for ``Activation``.
+    """
+
+    __array_ufunc__ = None  # numpy must not turn it into an object array: ``x @ A`` raises
+
+    def __init__(self, matrix):
+        self._matrix = np.array(matrix, dtype=np.float64)
+        if self._matrix.ndim != 2 or self._matrix.shape[0] != self._matrix.shape[1]:
+            raise ValueError(f"an Operator needs a square matrix, got shape {self._matrix.shape}")
+        self.shape = self._matrix.shape
+        self.calls = 0
+        self.inputs: list[np.ndarray] = []
+
+    def __call__(self, X):
+        if np.iscomplexobj(X):
+            raise TypeError("this operator takes real arrays, not complex ones")
+        X = np.array(X, dtype=np.float64)
+        if X.ndim not in (1, 2) or X.shape[0] != self.shape[0]:
+            raise ValueError(f"this operator applies an {self.shape} matrix: it takes an array of "
+                             f"shape ({self.shape[0]},) or ({self.shape[0]}, m), got {X.shape}")
+        self.calls += 1
+        if len(self.inputs) < MAX_APPLICATIONS:
+            self.inputs.append(X.copy())
+        return self._matrix @ X
+
+    __matmul__ = __call__
+
+    def chain_mismatch(self, start, count: int, name: str = "the operator") -> str | None:
+        """Why this operator's applications are not ``count`` repeated products from ``start``, or None."""
+        return chain_mismatch(self._matrix, start, self.inputs, self.calls, count, name)
+
+
+def _scaled_rows(A: np.ndarray) -> np.ndarray:
+    """Each row of A (c, N) divided by its largest modulus (zero rows stay zero), so nothing overflows."""
+    largest = np.max(np.abs(A), axis=1, keepdims=True) if A.size else np.ones((len(A), 1))
+    return A / np.where(largest > 0, largest, 1.0)
+
+
+def _not_along(X: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """(c,) True where row x of X (c, N) is not a nonzero multiple of row p of P, to 1e-8 of |x|
+    (two zero rows count as multiples)."""
+    finite = np.all(np.isfinite(X), axis=1) & np.all(np.isfinite(P), axis=1)
+    X, P = _scaled_rows(np.where(finite[:, None], X, 0.0)), _scaled_rows(np.where(finite[:, None], P, 0.0))
+    zero_x, zero_p = ~np.any(X, axis=1), ~np.any(P, axis=1)
+    c = np.sum(X * P, axis=1) / np.where(zero_p, 1.0, np.sum(P * P, axis=1))
+    residual = np.linalg.norm(X - c[:, None] * P, axis=1)
+    along = np.where(zero_x | zero_p, zero_x & zero_p,
+                     (c != 0) & (residual <= 1e-8 * np.linalg.norm(X, axis=1)))
+    return ~(finite & along)
+
+
+def chain_mismatch(matrix, start, inputs, calls: int, count: int, name: str = "the operator") -> str | None:
+    """None if ``inputs`` are ``count`` applications of ``matrix`` (one more is allowed), each to a
+    multiple of the previous result, the first to a multiple of ``start``; else what is wrong.
+    """
+    if not count <= calls <= count + 1:
+        return (f"{name} was applied {calls} times, but the result needs {count} applications "
+                f"(one more is allowed), each to the previous result")
+    matrix, start = np.asarray(matrix, dtype=np.float64), np.asarray(start, dtype=np.float64)
+    inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
+    wrong = [j for j, x in enumerate(inputs) if x.shape != start.shape]
+    good = inputs[:wrong[0]] if wrong else inputs
+    if good:  # the product before each input, its direction only: scaled first, so nothing overflows
+        X = np.stack(good).reshape(len(good), -1)
+        before = np.tensordot(_scaled_rows(X).reshape(len(good), *start.shape), matrix, axes=([1], [1]))
+        before = np.moveaxis(before, -1, 1).reshape(len(good), -1)
+        expected = np.concatenate([start.reshape(1, -1), before[:-1]])
+        off = np.flatnonzero(_not_along(X, expected))
+        wrong = [int(off[0])] if off.size else wrong
+    if not wrong:
+        return None
+    j = wrong[0] + 1
+    what = "the start" if j == 1 else f"the result of application {j - 1}"
+    return (f"application {j} of {name} was to an array of shape {inputs[j - 1].shape} that is not a "
+            f"multiple of {what} (shape {start.shape}): apply each product to the previous result")
 
 
 def encode(value, arrays: dict[str, np.ndarray]):
@@ -58,6 +158,10 @@ def encode(value, arrays: dict[str, np.ndarray]):
         return {"value": value}
     if isinstance(value, Activation):
         return {"activation": value.name}
+    if isinstance(value, Operator):
+        key = f"a{len(arrays)}"
+        arrays[key] = value._matrix.copy()
+        return {"operator": key}
     if isinstance(value, tuple) and type(value).__name__ in RECORDS:
         return {"record": type(value).__name__,
                 "fields": {k: encode(v, arrays) for k, v in value._asdict().items()}}
@@ -77,7 +181,9 @@ def decode(spec, arrays):
     if "value" in spec:
         return spec["value"]
     if "activation" in spec:
-        return ACTIVATIONS[spec["activation"]]
+        return Activation(spec["activation"])
+    if "operator" in spec:
+        return Operator(arrays[spec["operator"]])
     if "record" in spec:
         return RECORDS[spec["record"]](**{k: decode(v, arrays) for k, v in spec["fields"].items()})
     if "list" in spec:
@@ -126,7 +232,13 @@ def unpack(packed) -> np.ndarray:
 
 
 def _directional_arguments(case: dict):
-    """Arguments for a gradient check: a counted loss f() that reads x through a closure."""
+    """Arguments for a gradient check: a counted loss f() that reads x through a closure.
+
+    The closure holds x, the loss's coefficients and the count, and this source says what f
+    computes: nothing here is secret. The grader builds the same f and rng and recomputes the
+    central differences; at a large eps they differ from the exact derivative, so only a check
+    that evaluates f along the seeded directions returns the number it expects.
+    """
     x, calls = case["x"], []
     if case["loss"] == "cube":
         def f():
@@ -143,6 +255,10 @@ def _directional_arguments(case: dict):
 
 
 def _run_case(function, kind: str, case):
+    if kind == "operator":  # the matrix comes as an Operator, whose applications are reported
+        result = function(*case)
+        applied = next(value for value in case if isinstance(value, Operator))
+        return {"result": result, "calls": float(applied.calls), "inputs": list(applied.inputs)}
     if kind == "directional":
         args, calls = _directional_arguments(case)
         result = function(*args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from functools import cache
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 CH04 = "ch04-bptt-in-detail"
@@ -76,18 +79,28 @@ def root() -> Path:
     return ROOT
 
 
+# Seeds of the grader's secret case draws. Honest work must pass every one of them; the
+# default draw keeps `make test` fast, BPTT_SEEDS=2000 runs the long sweep.
+SEED_EXAMPLES = int(os.environ.get("BPTT_SEEDS", "25"))
+seeds = st.integers(min_value=0, max_value=2**63 - 1)
+over_seeds = settings(max_examples=SEED_EXAMPLES, deadline=None, derandomize=True,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                             HealthCheck.too_slow])
+
+
 @pytest.fixture
 def judged(tmp_path):
-    """judged(checks, check_id, function): None if ``function`` passes the check, else its message.
+    """judged(checks, check_id, function, seed=0): None if ``function`` passes, else the message.
 
     The probe runs in this process, as it would in the sandbox, and its record goes through
-    JSON to the judge, as it would through the grading channel.
+    JSON to the judge, as it would through the grading channel. ``seed`` is the grader's
+    secret seed for the case draw.
     """
     from autograder.reference.judging import judge, write_inputs
     from bptt.probe import results
 
-    def run(checks, check_id, function):
-        cases = write_inputs(check_id, checks[check_id], tmp_path)
+    def run(checks, check_id, function, seed=0):
+        cases = write_inputs(check_id, checks[check_id], tmp_path, seed)
         record = json.loads(json.dumps(results(check_id, function, tmp_path)))
         return judge(checks[check_id], cases, record)
 

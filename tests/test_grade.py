@@ -24,6 +24,7 @@ from autograder.sandbox import processes_limited
 from autograder.reference.ch04_bptt_in_detail import CHECKS
 from tests.conftest import (CH04, CH04_NOTEBOOK, ROOT, copy_with_manual_score, nbgrader_meta,
                             notebook_with_answers)
+from tests.variants.ch04 import COMPLEX_STEP_RNN, COMPLEX_STEP_STEP, DIFFERENTLY, READS_THE_CLOSURE
 
 RELEASED = ROOT / "notebooks" / CH04 / CH04_NOTEBOOK
 SOLUTION = ROOT / "solutions" / CH04 / CH04_NOTEBOOK
@@ -149,11 +150,17 @@ CHEATS.update({
     },
 })
 
+# Differentiating the forward pass: right on the small cases, far too slow on the large ones.
+CHEATS["complex-step"] = {**zeros_everywhere(""), "tanh_step_backward": COMPLEX_STEP_STEP,
+                          "tanh_rnn_backward": COMPLEX_STEP_RNN}
+
 # A fork bomb is only let loose where the sandbox can stop it.
 if processes_limited():
     CHEATS["fork-bomb"] = zeros_everywhere("import os\nwhile True:\n    os.fork()")
 
 ROBUST = {  # honest work in a hostile shape, and the score it keeps
+    # The exact directional derivative from the loss's closure, without central differences.
+    "reads-the-closure": (9, lambda answers: {**answers, "directional_check": READS_THE_CLOSURE}),
     "dies-midway": (9, lambda answers: {**answers, "directional_check":
                                        "import os\nos._exit(1)\n" + answers["directional_check"]}),
     "warns": (11, lambda answers: {k: "import sys, warnings\nwarnings.warn('careful')\n"
@@ -200,6 +207,7 @@ EXPECTED.update({name: 0 for name in CHEATS})
 EXPECTED.update({name: score for name, (score, _) in ROBUST.items()})
 # Files in the submissions folder that are no plain notebooks: a link to the solution, a FIFO.
 EXPECTED.update({"searches-the-machine": 0, "links-to-the-solution": 0, "hands-in-a-fifo": 0})
+EXPECTED["writes-it-differently"] = 11
 # Honest answers followed by 20,000 cells: the grader reads the first 300 cells and is done fast.
 EXPECTED["pads-the-notebook"] = 11
 
@@ -298,6 +306,7 @@ def graded(tmp_path_factory):
         write(notebook_with_answers(RELEASED, answers), folder(name) / CH04_NOTEBOOK)
     for name, (_, change) in ROBUST.items():
         write(notebook_with_answers(RELEASED, change(solution_answers())), folder(name) / CH04_NOTEBOOK)
+    write(notebook_with_answers(RELEASED, DIFFERENTLY), folder("writes-it-differently") / CH04_NOTEBOOK)
     write(notebook_with_answers(RELEASED, searches_the_machine(key, checkout)),
           folder("searches-the-machine") / CH04_NOTEBOOK)
     padded = notebook_with_answers(RELEASED, solution_answers())
@@ -353,6 +362,7 @@ def test_statuses_explain_what_happened(graded):
     assert rows["zed"]["status"] == "nothing handed in"
     assert "kernel died" in rows["dies-midway"]["status"]
     assert "time limit of 40 s" in rows["ignores-timeouts"]["status"]
+    assert "time limit of 40 s" in rows["complex-step"]["status"]  # too slow on the large cases
     assert "only the first 300 were read" in rows["pads-the-notebook"]["status"]
     for student in ("links-to-the-solution", "hands-in-a-fifo"):
         assert "passed over bptt-in-detail.ipynb: not a regular file" in rows[student]["status"]

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -55,6 +56,23 @@ def test_released_notebooks_are_what_release_makes(tmp_path):
     assert sorted(committed) == sorted(first), "notebooks/ holds other files than make release makes"
     drifted = [name for name in first if committed[name] != first[name]]
     assert not drifted, f"notebooks/ drifted from solutions/ in {drifted}: run `make release`"
+
+
+@pytest.mark.parametrize("assignment", sorted({p.parent.name for p in SOLUTION_NOTEBOOKS}))
+def test_visible_data_is_what_release_makes(assignment):
+    """The stored expected values of the visible checks are the reference's (`make release`)."""
+    from autograder.release import visible_data
+    from bptt.checks import DATA
+
+    data, path = visible_data(assignment), DATA / f"{assignment}.npz"
+    if not data:
+        assert not path.exists(), f"{path} is stale: run `make release`"
+        return
+    assert path.exists(), f"no {path}: run `make release`"
+    with np.load(path, allow_pickle=False) as stored:
+        assert sorted(stored.files) == sorted(data), f"{path} drifted: run `make release`"
+        for name, value in data.items():
+            assert np.array_equal(stored[name], value), f"{path}[{name!r}] drifted: run `make release`"
 
 
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=IDS)

@@ -14,13 +14,56 @@ from bptt import rel_error
 from bptt.autograd import TruncationSampler, tanh_regression_autograd
 from bptt.influence import steady_state_derivative, train_online, window_derivatives
 from bptt.progress import progress, shown_when_done
-from autograder.reference import ch03_truncation as ch03
+from autograder.reference.tanh_rnn import tanh_rnn_backward
 from bptt.streaming import train_stream
 from bptt.tasks import adding_problem, influence_balancing, lagged_adding_stream
+from bptt.rnn import TANH_PARAMS, squared_loss, tanh_rnn_forward
 from bptt.truncation import (constant_schedule, delayed_schedule, full_multipliers,
                              randomized_multipliers, regular_multipliers, segments)
 
 TOL = 1e-10
+
+
+class ch03:
+    """The numpy gradients of the vector tanh RNN that the torch helpers of chapter 3 are checked
+    against (the chapter's exercises now use a scalar model, in autograder.reference.ch03_truncation)."""
+
+    @staticmethod
+    def problem(seed, T, B, d, h, q):
+        """(X, Y, h0, params) of a random tanh RNN with regression targets."""
+        rng = np.random.default_rng(seed)
+        params = {"W_hx": rng.standard_normal((h, d)) / np.sqrt(d),
+                  "W_hh": 1.2 * rng.standard_normal((h, h)) / np.sqrt(h),
+                  "b_h": 0.1 * rng.standard_normal(h),
+                  "W_qh": rng.standard_normal((q, h)) / np.sqrt(h), "b_q": 0.1 * rng.standard_normal(q)}
+        return (rng.standard_normal((T, B, d)), rng.standard_normal((T, B, q)),
+                0.5 * rng.standard_normal((B, h)), params)
+
+    @staticmethod
+    def randomized_gradient(X, Y, h0, params, xi=None):
+        """dL/dw with the multipliers xi (T,) on the links h_{t-1} -> h_t; None: the full gradient."""
+        Z, cache = tanh_rnn_forward(X, h0, params)
+        _, dO = squared_loss(Z, Y)
+        grads = tanh_rnn_backward(dO, cache, None if xi is None else np.asarray(xi, dtype=float))
+        return {name: grads[name] for name in TANH_PARAMS}
+
+    @staticmethod
+    def full_gradient(X, Y, h0, params):
+        return ch03.randomized_gradient(X, Y, h0, params)
+
+    @staticmethod
+    def truncated_gradient(X, Y, h0, params, tau):
+        """Chunks of tau steps, the state carried, each chunk's losses scaled by 1/(T B)."""
+        T, B = X.shape[:2]
+        grads = {name: np.zeros_like(value, dtype=float) for name, value in params.items()}
+        h = np.asarray(h0, dtype=float)
+        for start in range(0, T, tau):
+            Z, cache = tanh_rnn_forward(X[start:start + tau], h, params)
+            chunk = tanh_rnn_backward((Z - Y[start:start + tau]) / (T * B), cache)
+            for name in grads:
+                grads[name] += chunk[name]
+            h = cache.H[-1]
+        return grads, h
 
 
 def worst(a: dict, b: dict) -> float:

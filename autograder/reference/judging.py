@@ -3,8 +3,15 @@
 A ``Check`` belongs to one graded test cell. The grader writes the check's
 inputs for the probe (``write_inputs``), the sandboxed notebook runs the probe,
 which sends back what the student's function returned, and ``judge`` decides
-on that record in the grader's own process, with numpy and ``rel_error`` as
-imported here. The record came out of the sandbox: it is parsed as hostile data.
+on that record in the grader's own process, with the comparisons of
+``bptt.checks`` (the ones the visible checks use). The record came out of the sandbox: it is parsed as hostile data.
+
+Cases are drawn from a seed that the grader keeps secret and derives for each
+submission (``autograder.grade.case_seed``). A visible cell is graded on the
+case the student sees and on fresh cases of the same shapes, so a table of the
+visible answers earns nothing; hidden cells draw all their data from the seed,
+so answers copied from another student's feedback do not fit. Honest work
+passes whatever the seed: the tests run every check over many seeds.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bptt.gradcheck import rel_error
+from bptt.checks import gradients_mismatch, mismatch as compare
 from bptt.probe import decode, encode, unpack
 
 
@@ -39,18 +46,19 @@ class Check:
 
     ``kind`` tells the probe how to call the function (``"call"``: with the case's
     values as arguments; ``"directional"``: through a counted loss closure).
-    ``cases`` builds the inputs; ``verdict(case, result)`` returns None when the
-    result is right and otherwise a message for the student.
+    ``cases(seed)`` builds the inputs from the grader's secret seed (an int in
+    [0, 2**63)); ``verdict(case, result)`` returns None when the result is right
+    and otherwise a message for the student.
     """
 
     kind: str
-    cases: Callable[[], list[Case]]
+    cases: Callable[[int], list[Case]]
     verdict: Callable[[Case, object], str | None]
 
 
-def write_inputs(check_id: str, check: Check, folder: Path) -> list[Case]:
-    """Write the inputs of ``check`` for the probe; return the cases for judging."""
-    cases = check.cases()
+def write_inputs(check_id: str, check: Check, folder: Path, seed: int) -> list[Case]:
+    """Write the inputs of ``check``, drawn from ``seed``, for the probe; return the cases."""
+    cases = check.cases(seed)
     arrays: dict[str, np.ndarray] = {}
     specs = [encode(case.value, arrays) for case in cases]
     np.savez(folder / f"{check_id}.inputs.npz", **arrays)
@@ -88,23 +96,9 @@ def judge(check: Check, cases: list[Case], record: dict | None) -> str | None:
     return None
 
 
-def compare(name: str, actual, expected: np.ndarray, tol: float) -> str | None:
-    """None if ``actual`` has ``expected``'s shape and matches it to ``rel_error <= tol``."""
-    if not isinstance(actual, np.ndarray):
-        return f"{name}: expected an array of shape {expected.shape}, got {type(actual).__name__}"
-    if actual.shape != expected.shape:
-        return f"{name}: expected shape {expected.shape}, got {actual.shape}"
-    if not np.all(np.isfinite(actual)):
-        return f"{name}: contains NaN or infinite values"
-    error = rel_error(actual, expected)
-    if not error <= tol:
-        return f"{name} is off: rel_error {error:.2e} exceeds {tol:.0e}"
-    return None
-
-
 def compare_named(actual, expected: dict[str, np.ndarray], tol: float,
                   order: tuple[str, ...] | None = None) -> str | None:
-    """``compare`` every entry of ``expected`` with the same entry of ``actual``.
+    """``compare`` every entry of ``expected`` with the same entry of ``actual``, naming all wrong ones.
 
     ``actual`` is a dict, or, when ``order`` names the positions, a tuple.
     """
@@ -112,16 +106,7 @@ def compare_named(actual, expected: dict[str, np.ndarray], tol: float,
         if not isinstance(actual, list) or len(actual) != len(order):
             return f"expected a tuple of {len(order)} arrays {order}, got {type(actual).__name__}"
         actual = dict(zip(order, actual))
-    if not isinstance(actual, dict):
-        return f"expected a dict of gradients with the keys {list(expected)}, got {type(actual).__name__}"
-    missing = [name for name in expected if name not in actual]
-    if missing:
-        return f"the result lacks the keys {missing}"
-    for name, value in expected.items():
-        message = compare(name, actual[name], value, tol)
-        if message:
-            return message
-    return None
+    return gradients_mismatch(actual, expected, tol, prefix="")
 
 
 def against(reference: Callable, name: str, tol: float) -> Callable[[Case, object], str | None]:

@@ -61,9 +61,9 @@ student-bundle: book
 benchmark: $(STAMP) sandbox
 	$(PY) -m autograder.benchmark $(N)
 
-# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+# The student's JupyterLab on notebooks/, without nbgrader's instructor tools (bptt/lab.py).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(PY) -m bptt.lab $(LAB_OPTIONS)
 
 clean:
 	rm -rf _build

@@ -14,21 +14,32 @@ from pathlib import Path
 from autograder.course import NOTEBOOKS, ROOT
 
 BUNDLE = ROOT / "_build" / "student-bundle"
-FILES = ("requirements.txt", "pyproject.toml")
+# The student's pins, not the instructor's requirements.txt (torch, Jupyter Book, Sphinx).
+FILES = ("requirements-student.txt", "pyproject.toml")
 STUDENT_README = """# Backpropagation Through Time: student materials
 
 - `book/index.html`: the course book; open it in a browser.
 - `notebooks/`: one exercise notebook per chapter.
 - `bptt/`: the helper package that the notebooks import.
 
-Set up once, then open JupyterLab on the notebooks:
+Set up once, in this folder, with any Python from 3.11 to 3.13 (here `python3`):
 
-    python3.11 -m venv .venv
-    .venv/bin/pip install -r requirements.txt
-    .venv/bin/pip install --no-deps -e .
-    .venv/bin/jupyter lab --notebook-dir=notebooks
+```bash
+python3 -m venv .venv
+.venv/bin/python -m pip install -r requirements-student.txt
+.venv/bin/python -m pip install -e .
+```
 
-Before you submit, restart the kernel and run all cells.
+Then, each time, open JupyterLab on the notebooks:
+
+```bash
+.venv/bin/python -m bptt.lab
+```
+
+On Windows, create it with `py -m venv .venv` and write `.venv\\Scripts\\python` where
+these commands say `.venv/bin/python`.
+
+Before you submit, restart the kernel and run all cells, then press *Validate*.
 """
 
 

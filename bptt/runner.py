@@ -23,6 +23,8 @@ from pathlib import Path
 from bptt.probe import send
 
 OUTPUT_LIMIT = 20_000  # characters kept per stream and cell
+# How long the runner waits for the processes of a cell to die before it goes on regardless.
+REAP_SECONDS = 10.0
 
 
 class CellTimeout(BaseException):
@@ -87,18 +89,26 @@ def stray_processes(own_namespace: bool) -> list[int]:
     return found
 
 
-def reap(own_namespace: bool) -> None:
-    """Kill and collect every process the last cell left behind."""
-    for pid in stray_processes(own_namespace):
+def reap(own_namespace: bool, patience: float = REAP_SECONDS) -> None:
+    """Kill and collect every process the last cell left behind, and wait until they are gone.
+
+    A killed process holds its slot of the process limit until it is collected, and a
+    loaded machine delivers SIGKILL late: the next cell must not start until then, or
+    it could not start a thread of its own. Processes forked meanwhile are killed too.
+    """
+    deadline = time.monotonic() + patience
+    while (strays := stray_processes(own_namespace)) and time.monotonic() < deadline:
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
             pass
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
+        time.sleep(0.005)
 
 
 def run(cells: list[dict], cell_timeout: float, own_namespace: bool) -> None:

@@ -30,3 +30,27 @@ def test_forked_children_share_one_memory_limit(tmp_path):
     assert report.peak_memory is not None
     assert report.peak_memory <= limits.memory_bytes, f"{report.peak_memory / 2**20:.0f} MiB"
     assert report.peak_memory > 300 * 2**20, "the children never filled their memory"
+
+
+FORK_AND_SLEEP = """
+import os, time
+for _ in range(40):
+    if os.fork() == 0:
+        time.sleep(600)
+"""
+COUNT_PROCESSES = """
+import os
+print(sum(name.isdigit() for name in os.listdir("/proc")))
+"""
+
+
+@pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap")
+def test_the_next_cell_starts_after_the_last_ones_processes_are_gone(tmp_path):
+    """Killed processes hold slots of the process limit until collected: the runner waits for
+    them, so the next cell sees only the sandbox's init and the runner itself."""
+    (tmp_path / "probe").mkdir()
+    cells = [{"index": 0, "source": FORK_AND_SLEEP}, {"index": 1, "source": COUNT_PROCESSES}]
+    report = run_cells(cells, tmp_path, Limits(cell_seconds=20, total_seconds=60), bubblewrap())
+    counted = [r for r in report.cells if r["index"] == 1]
+    assert counted and counted[0]["error"] is None, report.cells
+    assert int(counted[0]["stdout"]) == 2, f"processes left when cell 1 started: {counted[0]}"

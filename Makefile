@@ -41,9 +41,10 @@ test: $(STAMP) sandbox browser
 release: $(STAMP)
 	$(PY) -m autograder.release
 
+# SCHEDULER=tcp://host:8786 grades on that Dask cluster's workers (README: Grading on a cluster).
 grade: $(STAMP) sandbox
-	@test -n "$(SUBMISSIONS)" -a -n "$(OUT)" || { echo "usage: make grade SUBMISSIONS=dir OUT=dir"; exit 2; }
-	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(GRADE_OPTIONS)
+	@test -n "$(SUBMISSIONS)" -a -n "$(OUT)" || { echo "usage: make grade SUBMISSIONS=dir OUT=dir [SCHEDULER=tcp://host:8786]"; exit 2; }
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(GRADE_OPTIONS)
 
 import: $(STAMP)
 	@test -n "$(ZIP)" -a -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make import ZIP=file ASSIGNMENT=id SUBMISSIONS=dir"; exit 2; }
@@ -58,8 +59,10 @@ formgrader: $(STAMP)
 student-bundle: book
 	$(PY) -m autograder.bundle
 
+# Grading speed here and on a Dask cluster, and a cost model: N copies of the solutions (default
+# 4); BENCHMARK_OPTIONS=--nbgrader also times plain sequential nbgrader.
 benchmark: $(STAMP) sandbox
-	$(PY) -m autograder.benchmark $(N)
+	$(PY) -m autograder.benchmark $(N) $(BENCHMARK_OPTIONS)
 
 # The student's JupyterLab on notebooks/, without nbgrader's instructor tools (bptt/lab.py).
 lab: $(STAMP)

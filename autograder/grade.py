@@ -16,12 +16,15 @@ Everything that comes out of the sandbox is hostile data: it arrives through a
 size-capped pipe, never as files, and every page made from it is neutralised
 (``autograder.sanitise``) before a person opens it.
 
-Submissions are graded in parallel, each on its own; their results are then
-written in a fixed order into the nbgrader gradebook of ``OUT/nbgrader/``
-(where manual grades, given in the formgrader, are kept across runs), and
-exported to ``OUT/grades.csv``, ``OUT/feedback/<student>/<assignment>/*.html``
-and ``OUT/report.md``. A finished submission's result is stored under
-``OUT/results/``; an interrupted run picks up where it stopped.
+Submissions are graded in parallel, each on its own as one task (``Task``,
+``grade_task``): in a process pool here, or on the workers of a Dask cluster
+with ``--scheduler`` (``autograder.cluster``). A task carries the student's
+notebooks and their case seeds, never the secret, and returns its result; this
+process stores it under ``OUT/results/`` (an interrupted run picks up where it
+stopped), then writes every result in a fixed order into the nbgrader gradebook
+of ``OUT/nbgrader/`` (where manual grades, given in the formgrader, are kept
+across runs) and exports ``OUT/grades.csv``,
+``OUT/feedback/<student>/<assignment>/*.html`` and ``OUT/report.md``.
 """
 
 from __future__ import annotations
@@ -40,9 +43,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -54,7 +56,9 @@ from autograder.feedback import feedback_notebook, write_html
 from autograder.repair import grade_id, is_answer, is_manual, is_test, rebuild
 from autograder.sanitise import escape, neutralise_notebook
 from autograder.reference.judging import judge, write_inputs
-from autograder.sandbox import Limits, bubblewrap, processes_limited, run_cells
+from autograder.cluster import (CourseMismatch, course_version, dispatch, executor,
+                                progress_bar)
+from autograder.sandbox import Limits, bubblewrap, run_cells
 from autograder.scan import scan
 from bptt.runner import OUTPUT_LIMIT
 
@@ -79,6 +83,25 @@ class Job:
     student: str
     assignment: str
     folder: Path
+
+
+@dataclass(frozen=True)
+class Task:
+    """What grading one submission needs, and nothing more: the unit of work of a worker.
+
+    The student's files travel as bytes, so a worker reads nothing of the submissions
+    folder; each notebook comes with its case seed, never the secret they are drawn from.
+    ``notebooks`` is None when nothing was handed in.
+    """
+
+    student: str
+    assignment: str
+    notebooks: dict[str, bytes] | None
+    seeds: dict[str, int]
+    notes: tuple[str, ...]
+    limits: Limits
+    sandbox: bool
+    course: str
 
 
 def checks_module(assignment: str):
@@ -225,22 +248,21 @@ def with_rubrics(nb, source) -> str:
     return nbformat.writes(copy)
 
 
-def grade_notebook(job: Job, name: str, path: Path | None, limits: Limits,
-                   bwrap: str | None, secret: bytes) -> dict:
-    """Repair, run and judge one notebook of a submission."""
-    source = nbformat.read(SOLUTIONS / job.assignment / name, as_version=4)
-    released = nbformat.read(NOTEBOOKS / job.assignment / name, as_version=4)
+def grade_notebook(assignment: str, name: str, path: Path | None, limits: Limits,
+                   bwrap: str | None, seed: int) -> dict:
+    """Repair, run and judge one notebook of a submission, on cases drawn from ``seed``."""
+    source = nbformat.read(SOLUTIONS / assignment / name, as_version=4)
+    released = nbformat.read(NOTEBOOKS / assignment / name, as_version=4)
     nb, notes = rebuild(path, source, released)
-    checks = checks_of(job.assignment)
+    checks = checks_of(assignment)
     tests = {grade_id(c): c for c in nb.cells if is_test(c)}
     unchecked = set(tests) - set(checks)
     if unchecked:
-        raise KeyError(f"{job.assignment} has test cells without a check: {sorted(unchecked)}")
+        raise KeyError(f"{assignment} has test cells without a check: {sorted(unchecked)}")
     cells = [{"index": i, "source": c.source} for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     # The inputs folder is the grader's own; the sandbox sees it read-only, and it goes with the run.
     with tempfile.TemporaryDirectory(prefix="bptt-inputs-") as inputs:
         (Path(inputs) / "probe").mkdir()
-        seed = case_seed(secret, job, name, path.read_bytes() if path else b"")
         cases = {gid: write_inputs(gid, checks[gid], Path(inputs) / "probe", seed) for gid in tests}
         report = run_cells(cells, Path(inputs), limits, bwrap)
     merge_log(nb, report.cells)
@@ -277,35 +299,78 @@ def ungraded(assignment: str, name: str, reason: str) -> dict:
             "formgrader": with_rubrics(released, source)}
 
 
-def grade_submission(job: Job, out: Path, limits: Limits, bwrap: str | None) -> dict:
-    """Grade one submission and store its result (the unit of parallel work and of resuming)."""
-    stored = out / "results" / job.student / f"{job.assignment}.json"
-    secret = grading_secret(out)
-    stamp = fingerprint(job, secret)
-    if stored.exists():
-        previous = json.loads(stored.read_text())
+def make_task(job: Job, secret: bytes, limits: Limits, sandbox: bool) -> Task:
+    """The task of one submission: its files as handed in, and a case seed per notebook."""
+    files, notes = handed_in(job.folder, job.assignment)
+    notebooks = {name: path.read_bytes() for name, path in files.items()}
+    seeds = {name: case_seed(secret, job, name, notebooks.get(name, b""))
+             for name in source_notebooks(job.assignment)}
+    return Task(job.student, job.assignment, notebooks if job.folder.is_dir() else None, seeds,
+                tuple(notes), limits, sandbox, course_version()["course"])
+
+
+def grade_task(task: Task) -> dict:
+    """Grade one submission (on a worker, or in this machine's pool) and return its result."""
+    if task.course != course_version()["course"]:
+        # Checked when the worker first graded: a worker must restart to load an updated course.
+        raise CourseMismatch("this worker grades with other course files than the client; "
+                             "update its checkout and restart it (README, 'Grading on a cluster')")
+    result = {"student": task.student, "assignment": task.assignment, "notes": list(task.notes),
+              "notebooks": {}}
+    names = source_notebooks(task.assignment)
+    if task.notebooks is None:
+        # Nothing handed in: zero points, and no sandbox to start for it.
+        result["notebooks"] = {name: ungraded(task.assignment, name, "nothing handed in")
+                               for name in names}
+        return result
+    bwrap = bubblewrap() if task.sandbox else None
+    with tempfile.TemporaryDirectory(prefix="bptt-submission-") as folder:
+        for name in names:
+            path = None
+            if name in task.notebooks:
+                path = Path(folder) / name
+                path.write_bytes(task.notebooks[name])
+            try:
+                result["notebooks"][name] = grade_notebook(task.assignment, name, path,
+                                                           task.limits, bwrap, task.seeds[name])
+            except Exception as error:  # one submission's failure must not stop the batch
+                result["notebooks"][name] = ungraded(
+                    task.assignment, name,
+                    f"could not be graded ({type(error).__name__}: {error})")
+    return result
+
+
+def stored_result(out: Path, job: Job) -> Path:
+    """Where the result of a submission is kept between runs."""
+    return out / "results" / job.student / f"{job.assignment}.json"
+
+
+def load_result(out: Path, job: Job, stamp: str) -> dict | None:
+    """The stored result of a submission, if it was graded from the same files as now."""
+    path = stored_result(out, job)
+    if path.exists():
+        previous = json.loads(path.read_text())
         if previous.get("fingerprint") == stamp:
             return previous
-    files, notes = handed_in(job.folder, job.assignment)
-    result = {"student": job.student, "assignment": job.assignment, "fingerprint": stamp,
-              "notes": notes, "notebooks": {}}
-    if not job.folder.is_dir():
-        # Nothing handed in: zero points, and no sandbox to start for it.
-        result["notebooks"] = {name: ungraded(job.assignment, name, "nothing handed in")
-                               for name in source_notebooks(job.assignment)}
-        return result
-    for name in source_notebooks(job.assignment):
-        try:
-            result["notebooks"][name] = grade_notebook(job, name, files.get(name), limits, bwrap,
-                                                        secret)
-        except Exception as error:  # one submission's failure must not stop the batch
-            result["notebooks"][name] = ungraded(
-                job.assignment, name, f"could not be graded ({type(error).__name__}: {error})")
-    stored.parent.mkdir(parents=True, exist_ok=True)
-    partial_file = stored.with_suffix(".partial")
+    return None
+
+
+def store_result(out: Path, job: Job, result: dict) -> None:
+    """Keep a finished result, written whole or not at all."""
+    path = stored_result(out, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial_file = path.with_suffix(".partial")
     partial_file.write_text(json.dumps(result))
-    partial_file.replace(stored)
-    return result
+    partial_file.replace(path)
+
+
+def lost(job: Job, error: BaseException) -> dict:
+    """The result of a task that never came back (its workers died): zero, kept out of results/
+    so the next run grades it again."""
+    reason = f"could not be graded ({type(error).__name__}: {error}); grade again to retry"
+    return {"student": job.student, "assignment": job.assignment, "notes": [],
+            "notebooks": {name: ungraded(job.assignment, name, reason)
+                          for name in source_notebooks(job.assignment)}}
 
 
 def out_of_step() -> list[str]:
@@ -456,28 +521,48 @@ def discover(submissions: Path) -> list[Job]:
 
 
 def grade(submissions: Path, out: Path, workers: int = 2, limits: Limits = Limits(),
-          sandbox: bool = True) -> list[dict]:
-    """Grade everything under ``submissions`` into ``out``; return the rows of grades.csv."""
+          sandbox: bool = True, scheduler: str | None = None) -> list[dict]:
+    """Grade everything under ``submissions`` into ``out``; return the rows of grades.csv.
+
+    Tasks run in a pool of ``workers`` processes here, or on the Dask cluster whose
+    scheduler is at ``scheduler`` (``tcp://host:port``).
+    """
     if not submissions.is_dir():
         raise ValueError(f"no submissions folder at {submissions}")
     out.mkdir(parents=True, exist_ok=True)
-    grading_secret(out)
+    secret = grading_secret(out)
     # nbgrader's gradebook runs the `alembic` command of its own environment.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    bwrap = bubblewrap() if sandbox else None
-    alerts = [alert for alert, missing in ((UNSANDBOXED, bwrap is None),
-                                           (UNLIMITED, not processes_limited())) if missing]
-    for warning in alerts:
-        print(warning, file=sys.stderr)
     stale = out_of_step()
     if stale:
         raise SystemExit(f"notebooks/ is out of step with solutions/ in {stale}: run `make release`")
     work = out / "nbgrader"
     prepare_course(work)
-    run = partial(grade_submission, out=out, limits=limits, bwrap=bwrap)
     jobs = discover(submissions)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(run, jobs))
+    stamps = {job: fingerprint(job, secret) for job in jobs}
+    todo = [job for job in jobs if load_result(out, job, stamps[job]) is None]
+    failed = {}
+    try:
+        with executor(workers, scheduler, sandbox) as grading:
+            alerts = [alert for alert, missing in (
+                (UNSANDBOXED, sandbox is False or not all(m["sandbox"] for m in grading.machines)),
+                (UNLIMITED, not all(m["processes_limited"] for m in grading.machines))) if missing]
+            for warning in alerts:
+                print(warning, file=sys.stderr)
+            with progress_bar(len(jobs), len(jobs) - len(todo)) as bar:
+                for job, future in dispatch(grading, grade_task, todo,
+                                            lambda job: make_task(job, secret, limits, sandbox)):
+                    try:
+                        store_result(out, job, {**future.result(), "fingerprint": stamps[job]})
+                    except CourseMismatch:
+                        raise
+                    except Exception as error:  # the task itself was lost (its workers died)
+                        failed[job] = lost(job, error)
+                    bar.update()
+                    bar.set_postfix(failed=len(failed), remaining=len(jobs) - bar.n)
+    except CourseMismatch as error:
+        raise SystemExit(str(error)) from None
+    results = [failed.get(job) or load_result(out, job, stamps[job]) for job in jobs]
     shutil.rmtree(out / "feedback", ignore_errors=True)
     for result in results:
         record(work, result)
@@ -495,10 +580,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--notebook-timeout", type=float, default=Limits.total_seconds)
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without bubblewrap (for machines without it)")
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on the Dask cluster of this scheduler (tcp://host:8786)")
     args = parser.parse_args(argv)
     limits = Limits(cell_seconds=args.cell_timeout, total_seconds=args.notebook_timeout)
     rows = grade(args.submissions.resolve(), args.out.resolve(), args.workers, limits,
-                 not args.no_sandbox)
+                 not args.no_sandbox, args.scheduler or None)
     for row in rows:
         print(f"{row['student_id']:>20} {row['assignment']}: {row['score']}/{row['max_score']} "
               f"({row['status']})")

@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from autograder.course import ROOT
@@ -74,8 +75,12 @@ class RunReport:
     peak_memory: int | None = None
 
 
+@cache
 def bubblewrap() -> str | None:
-    """Path of a working ``bwrap``, or None where it is missing or cannot create namespaces."""
+    """Path of a working ``bwrap``, or None where it is missing or cannot create namespaces.
+
+    Found once per process: a grading worker asks for every submission.
+    """
     path = shutil.which("bwrap")
     if path is None or not sys.platform.startswith("linux"):
         return None

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 from functools import cache
 from pathlib import Path
 
@@ -50,6 +51,13 @@ def secret_lines() -> frozenset[str]:
     secret = lines(hidden + [r for (_, r), g in zip(answers, graded) if g])
     return frozenset(secret - lines([r for (_, r), g in zip(answers, graded) if not g])
                      - {line for line in secret if any(line in text for text in quoted)})
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def nbgrader_meta(cell) -> dict:

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.grade import gradebook_url
-from tests.conftest import ROOT, notebook_with_answers
+from tests.conftest import ROOT, free_port, notebook_with_answers
 
 CH05, NOTEBOOK = "ch05-vanishing-exploding", "vanishing-exploding.ipynb"
 MARK = "pwned-by-student"
@@ -62,12 +61,6 @@ def dump_dom(url: str, profile: Path) -> str:
          "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str) -> bytes:

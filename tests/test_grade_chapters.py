@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from nbgrader.api import Gradebook
 from autograder.grade import gradebook_url
 from autograder.repair import is_test
 
-from tests.conftest import ROOT, copy_with_manual_score, notebook_with_answers
+from tests.conftest import ROOT, copy_with_manual_score, free_port, notebook_with_answers
 from tests.variants import ch01, ch02, ch03, ch05, ch06
 
 CH01, CH02, CH03 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis", "ch03-truncation"
@@ -158,12 +157,6 @@ def test_nothing_handed_in_leaves_no_written_answer_pending(graded, tmp_path):
     with (tmp_path / "out" / "grades.csv").open() as handle:
         rows = {r["assignment"]: r for r in csv.DictReader(handle)}
     assert rows[CH06]["status"] == "nothing handed in"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_formgrader_shows_written_answers_with_their_rubrics(graded):

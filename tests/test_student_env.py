@@ -25,8 +25,8 @@ import nbformat
 import pytest
 
 from autograder.bundle import build_bundle
-from tests.conftest import ROOT, nbgrader_meta, notebook_with_answers
-from tests.test_lab import free_port, request, server_options, serving
+from tests.conftest import ROOT, free_port, nbgrader_meta, notebook_with_answers
+from tests.test_lab import request, server_options, serving
 
 PYTHON = "3.13"
 RUNNER = Path(__file__).with_name("student_notebooks.py")

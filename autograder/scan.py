@@ -36,6 +36,10 @@ INTROSPECTS = "introspects functions or frames"
 CHANNEL = "reads the grading channel or probe"
 UNPARSED = "code that does not parse"
 RUNS = "runs other programs"
+TAMPERS = "tampers with the memory measurement"
+HIDES = "keeps memory out of the measurement"
+# What a notebook may use of bptt.memory; the rest of it is the measurement's own machinery.
+MEMORY_API = ("measure", "Measurement", "MeasurementError")
 
 # Resolved dotted names, by category. A rule covers the name and everything in it: "torch" covers
 # "torch.autograd.grad". Builtins are bare ("eval"); "builtins" is the module named explicitly.
@@ -68,6 +72,14 @@ NAMES = {
                    "run_ast_nodes ex ev safe_execfile safe_run_module magic".split()),
     INTROSPECTS: ("sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
                   "threading.settrace", "inspect", "gc", "traceback.walk_stack", "traceback.walk_tb"),
+    # tracemalloc's peak can be reset or its tracing stopped; a long switch interval starves the
+    # sampler thread of bptt.memory that watches for that.
+    TAMPERS: ("tracemalloc", "_tracemalloc", "sys.setswitchinterval"),
+    # Memory that tracemalloc does not see: mapped, shared, or written to files and read back.
+    HIDES: ("mmap", "numpy.memmap", "numpy.lib.format", "numpy.save", "numpy.savez",
+            "numpy.savez_compressed", "numpy.load", "numpy.fromfile", "numpy.savetxt", "numpy.loadtxt",
+            "numpy.genfromtxt", "multiprocessing.shared_memory", "tempfile", "os.memfd_create",
+            "pickle.dump", "marshal.dump", "shelve"),
     CHANNEL: ("bptt.probe", "bptt.runner", "socket.fromfd")
              + tuple(f"os.{f}" for f in "environ environb getenv getenvb putenv unsetenv write read "
                      "fdopen pread pwrite readv writev sendfile dup dup2".split()),
@@ -88,6 +100,9 @@ ATTRIBUTES = {
                   "f_locals", "f_globals", "f_back", "f_builtins", "tb_frame", "gi_frame", "cr_frame",
                   "ag_frame", "_getframe", "__subclasses__", "__mro__", "mro", "__bases__", "__base__"),
     CHANNEL: ("environ", "getenv", "fdopen"),
+    TAMPERS: ("reset_peak", "get_traced_memory", "clear_traces", "setswitchinterval"),
+    HIDES: ("memmap", "open_memmap", "tofile", "fromfile", "memfd_create", "SharedMemory",
+            "ShareableList"),
 }
 # Constant strings the code computes: paths and names of what is not the student's to read.
 STRINGS = {  # (a path component, not a word of a message: "(^|/)x(/|$)")
@@ -97,6 +112,8 @@ STRINGS = {  # (a path component, not a word of a message: "(^|/)x(/|$)")
     "uses torch": r"^(torch|functorch|bptt\.autograd)(\.\w+)*$",
     "uses matrix_power": r"^[\w.]*matrix_power$",
     CHANNEL: r"BPTT_CHANNEL_FD|BPTT_PROBE_DIR|^/proc(/|$)|^/dev/fd(/|$)|^bptt\.(probe|runner)\b",
+    TAMPERS: r"^_?tracemalloc(\.|$)",
+    HIDES: r"^/dev/shm(/|$)",
 }
 # The text of what is not parsed: magic and shell lines, and cells that are not Python. (No pattern
 # starts with \b: that makes the regular expression engine try every position of the text.)
@@ -118,6 +135,9 @@ TEXT = {
                  r"f_(locals|globals|back)\b|import inspect|inspect\.|import gc|gc\.",
     CHANNEL: r"bptt\.(probe|runner)|BPTT_CHANNEL_FD|BPTT_PROBE_DIR|environ|/proc\b|"
              r"os\s*\.\s*(write|read|fdopen)\b",
+    TAMPERS: r"tracemalloc|setswitchinterval|reset_peak|memory\s*\.\s*_",
+    HIDES: r"mmap|memmap|shared_memory|SharedMemory|tempfile|tofile|fromfile|memfd_create|/dev/shm|"
+           r"(np|numpy)\s*\.\s*(save|load)",
 }
 # IPython's escapes: a line magic, a cell magic, a shell line, also assigned (`files = !ls`).
 MAGIC = re.compile(r"^([ \t]*)(?:[\w.]+[ \t]*=[ \t]*)?[%!]")
@@ -174,6 +194,8 @@ def categories(name: str) -> set[str]:
     found = set()
     for i, part in enumerate(parts):
         found |= BY_NAME.get(".".join(parts[:i + 1]), set()) | BY_ATTRIBUTE.get(part, set())
+    if parts[:2] == ["bptt", "memory"] and len(parts) > 2 and parts[2] not in MEMORY_API:
+        found.add(TAMPERS)  # the measurement's internals: its saved tracemalloc functions, its sampler
     return found
 
 

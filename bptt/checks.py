@@ -9,6 +9,7 @@ words its verdicts with the same functions.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,108 @@ def expected(assignment: str, name: str):
     if not group:
         raise KeyError(f"no expected value {name!r} for {assignment}")
     return group
+
+
+# --- Chapter 7: memory under a budget, and estimates judged by their spread ----------------------
+
+# What a checkpointed backward pass may use besides its stored states (chapter 7, part 1): the
+# working arrays of the current step, the gradients it returns and their temporaries, and what
+# Python itself allocates. Honest implementations (uniform segments, the fewest or the longest the
+# budget allows, in lists or preallocated arrays; recursive halving) stay 7 states or more below
+# the allowance on the graded cases; every state stored, the input projections of all steps at
+# once, or z_t and h_t both in segments of sqrt(T) at a budget of about 2 sqrt(T) exceed it by 7
+# states or more (tests/test_judging_ch07.py).
+STATE_SLACK = 12  # states of shape (B, h)
+PARAMETER_COPIES = 3  # times the bytes of all parameters
+CONSTANT_BYTES = 32 * 1024
+
+
+def state_bytes(B: int, h: int) -> int:
+    """Bytes of one state of shape (B, h) in float64."""
+    return 8 * int(B) * int(h)
+
+
+def parameter_bytes(params: dict) -> int:
+    """Bytes of all parameters in float64."""
+    return 8 * sum(int(np.size(value)) for value in params.values())
+
+
+def allowance(budget: int, B: int, h: int, params: dict) -> int:
+    """The most memory a checkpointed backward pass with ``budget`` stored states may use at once.
+
+    (budget + STATE_SLACK) states of shape (B, h), plus PARAMETER_COPIES times the parameters,
+    plus CONSTANT_BYTES, in bytes: the peak that ``bptt.memory.measure`` reports must not exceed it.
+    """
+    return ((int(budget) + STATE_SLACK) * state_bytes(B, h) + PARAMETER_COPIES * parameter_bytes(params)
+            + CONSTANT_BYTES)
+
+
+def memory_mismatch(peak_bytes, budget: int, B: int, h: int, params: dict) -> str | None:
+    """None if ``peak_bytes`` is within ``allowance``; else how many states' worth it was."""
+    try:
+        peak = float(peak_bytes)
+    except (TypeError, ValueError):
+        return f"the peak memory could not be read: {type(peak_bytes).__name__}"
+    state, limit = state_bytes(B, h), allowance(budget, B, h, params)
+    if math.isfinite(peak) and 0 <= peak <= limit:
+        return None
+    return (f"the peak memory was {peak / 1024:.0f} KiB, {peak / state:.1f} states' worth (a state "
+            f"(B, h) = ({B}, {h}) is {state / 1024:g} KiB); with a budget of {budget} states the "
+            f"allowance is {limit / 1024:.0f} KiB: ({budget} + {STATE_SLACK}) states + "
+            f"{PARAMETER_COPIES} x the parameters ({parameter_bytes(params) / 1024:.1f} KiB) + "
+            f"{CONSTANT_BYTES // 1024} KiB. Keep at most {budget} states, and nothing whose size "
+            "grows with T")
+
+
+def _entry(name: str, shape: tuple, flat: int) -> str:
+    index = np.unravel_index(flat, shape) if shape else ()
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]" if shape else name
+
+
+def estimates_mismatch(samples: dict, exact: dict, bounds: dict, names: tuple[str, ...]) -> str | None:
+    """None if the n sampled estimates in ``samples`` ({name: (n, ...) array}) of the gradients
+    ``names`` could come from the instructor's estimator; else the first coordinate that could not.
+
+    ``exact`` holds the exact gradients; ``bounds`` the flat arrays, over the coordinates of
+    ``names`` in order, ``variance`` (the estimator's), ``tolerance`` (the largest distance of an
+    honest mean from the exact gradient) and ``low``, ``high`` (the range of the mean squared
+    deviation from the exact gradient that n honest samples give).
+    """
+    missing = [name for name in names if name not in samples]
+    if missing:
+        return f"the estimates lack the keys {missing}"
+    columns = []
+    for name in names:
+        values = np.asarray(samples[name], dtype=np.float64)
+        expected_shape = np.shape(exact[name])
+        if values.ndim == 0 or values.shape[1:] != expected_shape:
+            return f"dL/d{name}: expected estimates of shape {expected_shape}, got {values.shape[1:]}"
+        if not np.all(np.isfinite(values)):
+            return f"dL/d{name}: an estimate contains NaN or infinite values"
+        columns.append(values.reshape(len(values), -1))
+    values = np.concatenate(columns, axis=1)
+    target = np.concatenate([np.ravel(exact[name]) for name in names])
+    n = len(values)
+    labels = [(name, np.shape(exact[name]), j) for name in names for j in range(np.size(exact[name]))]
+    error = np.sqrt(bounds["variance"] / n)
+    distance = np.abs(values.mean(axis=0) - target)
+    spread = np.mean((values - target) ** 2, axis=0)
+    j = int(np.argmax(distance - bounds["tolerance"]))
+    if distance[j] > bounds["tolerance"][j]:
+        return (f"dL/d{_entry(*labels[j])}: the mean of the {n} estimates is "
+                f"{distance[j] / error[j]:.1f} standard errors from the exact gradient (at most "
+                f"{bounds['tolerance'][j] / error[j]:.1f} for an unbiased estimate): is the estimate biased?")
+    for j in range(len(target)):
+        if spread[j] < bounds["low"][j]:
+            equal = spread[j] <= 1e-20 * bounds["variance"][j]
+            hint = " Do the calls draw new signs from rng?" if equal else ""
+            return (f"dL/d{_entry(*labels[j])}: the estimates spread too little: their mean squared "
+                    f"deviation from the exact gradient is {spread[j]:.4g}, but {n} estimates of this "
+                    f"estimator give at least {bounds['low'][j]:.4g} (its variance is "
+                    f"{bounds['variance'][j]:.4g}).{hint}")
+        if spread[j] > bounds["high"][j]:
+            return (f"dL/d{_entry(*labels[j])}: the estimates spread too much: their mean squared "
+                    f"deviation from the exact gradient is {spread[j]:.4g}, but {n} estimates of this "
+                    f"estimator give at most {bounds['high'][j]:.4g} (its variance is "
+                    f"{bounds['variance'][j]:.4g})")
+    return None

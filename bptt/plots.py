@@ -765,3 +765,179 @@ def gradient_norms_by_loss(panels: Mapping[str, Mapping[str, np.ndarray]]):
     axes[0, 0].set_ylabel(r"$\|\mathrm{d}L/\mathrm{d}\mathbf{h}_t\|$")
     axes[0, 0].legend(fontsize=8)
     return fig
+
+
+# Chapter 7: beyond plain BPTT.
+
+
+def schedule_cost_against_budget(T: int, budgets, optimal, uniform_states, uniform_steps):
+    """Forward steps per time step against the memory budget, for one sequence length (chapter 7).
+
+    Parameters
+    ----------
+    T : the sequence length.
+    budgets : (n,) memory budgets m (states held at once).
+    optimal : (n,) forward steps of the optimal schedule at ``budgets``.
+    uniform_states, uniform_steps : (k,) states held and forward steps of checkpoints every
+        k steps, one entry per k; drawn as a staircase, the fewest steps of those that fit
+        in each budget.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    states = np.asarray(uniform_states)
+    steps = np.asarray(uniform_steps, dtype=np.float64)
+    order = np.argsort(states, kind="stable")
+    fitting = np.minimum.accumulate(steps[order])
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    ax.plot(np.asarray(budgets), np.asarray(optimal, dtype=np.float64) / T, color="tab:blue",
+            label="optimal schedule (dynamic programme)")
+    ax.step(states[order], fitting / T, where="post", color="tab:orange",
+            label="best checkpoint spacing $k$ that fits in $m$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("memory budget $m$ (states held at once)")
+    ax.set_ylabel("forward steps / $T$")
+    ax.set_title(f"$T = {T}$", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def memory_and_time_against_length(lengths, peak_bytes: Mapping[str, np.ndarray],
+                                   seconds: Mapping[str, np.ndarray]):
+    """Peak memory and run time of several methods against the sequence length (chapter 7).
+
+    Parameters
+    ----------
+    lengths : (n,) sequence lengths T.
+    peak_bytes : method label -> (n,) peak memory in bytes at ``lengths``.
+    seconds : method label -> (n,) run times in seconds at ``lengths``; the same keys.
+
+    Returns
+    -------
+    matplotlib.figure.Figure with two log-log panels.
+    """
+    lengths = np.asarray(lengths)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")
+    for (label, values), marker in zip(peak_bytes.items(), "os^Dv"):
+        axes[0].loglog(lengths, np.asarray(values, dtype=np.float64) / 2**20, marker=marker,
+                       label=label)
+        axes[1].loglog(lengths, np.asarray(seconds[label], dtype=np.float64), marker=marker,
+                       label=label)
+    axes[0].set_ylabel("peak memory (MiB)")
+    axes[1].set_ylabel("time (s)")
+    for ax in axes:
+        ax.set_xlabel("sequence length $T$")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def rtrl_cost(h_values, seconds, multiply_adds, peak_bytes, K_bytes, slope: float,
+              intercept: float, fitted):
+    """Time per step and memory of RTRL against the hidden size h (chapter 7).
+
+    Parameters
+    ----------
+    h_values : (n,) hidden sizes.
+    seconds : (n,) measured time of one RTRL step at ``h_values``.
+    multiply_adds : (n,) multiply-adds of one step, drawn dotted and scaled to meet the
+        last measured time, so that its slope can be compared with the measured one.
+    peak_bytes : (n,) measured peak memory of RTRL at ``h_values``.
+    K_bytes : (n,) the size of one sensitivity matrix K_t in bytes, drawn as a line.
+    slope, intercept : the fitted power law ``log seconds = slope log h + intercept``.
+    fitted : (n,) bool, the sizes the fit used; the line is drawn over them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure with two log-log panels.
+    """
+    h_values = np.asarray(h_values, dtype=np.float64)
+    fitted = np.asarray(fitted, dtype=bool)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    axes[0].loglog(h_values, np.asarray(seconds, dtype=np.float64), marker="o",
+                   linestyle="none", label="measured")
+    line = h_values[fitted]
+    axes[0].loglog(line, np.exp(intercept) * line ** slope, color="black", linestyle="--",
+                   label=f"fit: $h^{{{slope:.2f}}}$")
+    count = np.asarray(multiply_adds, dtype=np.float64)
+    axes[0].loglog(h_values, count * (float(np.asarray(seconds)[-1]) / count[-1]), color="grey",
+                   linestyle=":", label="multiply-adds (scaled)")
+    axes[0].set_ylabel("time per step (s)")
+    axes[1].loglog(h_values, np.asarray(peak_bytes, dtype=np.float64), marker="s",
+                   linestyle="none", color="tab:orange", label="measured peak")
+    axes[1].loglog(h_values, np.asarray(K_bytes, dtype=np.float64), color="grey",
+                   linestyle=":", label=r"size of $\mathbf{K}_t$")
+    axes[1].set_ylabel("peak memory (bytes)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("hidden size $h$")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def uoro_variance(T_values, by_T: Mapping[str, np.ndarray], h_values,
+                  by_h: Mapping[str, np.ndarray], fixed_h: int, fixed_T: int):
+    """Relative variance of UORO's gradient estimates against T and against h (chapter 7).
+
+    Parameters
+    ----------
+    T_values : (n,) stream lengths; by_T : label -> (n,) relative variances at ``T_values``.
+    h_values : (m,) hidden sizes; by_h : label -> (m,) relative variances at ``h_values``.
+    fixed_h, fixed_T : the size held fixed in each panel, for the titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure with two log-log panels.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained", sharey=True)
+    for ax, sizes, values, xlabel, title in (
+            (axes[0], T_values, by_T, "stream length $T$", f"$h = {fixed_h}$"),
+            (axes[1], h_values, by_h, "hidden size $h$", f"$T = {fixed_T}$")):
+        for (label, y), marker in zip(values.items(), "os^D"):
+            ax.loglog(np.asarray(sizes), np.asarray(y, dtype=np.float64), marker=marker,
+                      label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("relative variance")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def online_learning_curves(steps, curves: Mapping[str, Sequence[np.ndarray]], floor: float,
+                           lowest: float | None = None):
+    """Running loss of online training runs against the step (chapter 7).
+
+    Parameters
+    ----------
+    steps : (n,) the step at the end of each averaging window.
+    curves : label -> list of (n,) mean losses over the windows, one per run (seed); NaN
+        marks windows after a run diverged.
+    floor : the loss of a model that ignores the input the target needs, drawn dashed.
+    lowest : optional bottom of the loss axis; curves that go below it leave the plot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    colours = plt.get_cmap("tab10").colors
+    for (label, runs), colour in zip(curves.items(), colours):
+        for k, values in enumerate(runs):
+            ax.semilogy(np.asarray(steps), np.asarray(values, dtype=np.float64), color=colour,
+                        linewidth=0.9 if len(runs) > 1 else 1.6,
+                        label=label if k == 0 else None)
+    ax.axhline(floor, color="black", linestyle="--", linewidth=0.9, zorder=1,
+               label="without the lagged input")
+    if lowest is not None:
+        ax.set_ylim(bottom=lowest)
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel("mean loss $l_t$ over the last window")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

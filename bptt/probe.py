@@ -10,6 +10,13 @@ which nothing in the notebook can reach, so patched functions or odd return
 objects can change a result but never the verdict on it. The grader reads the
 channel as hostile data: see ``unpack``.
 
+The check says how to call the function (its ``kind``): ``call``, with the case's
+values as arguments; ``operator``, the same, reporting the applications of the
+``Operator`` among them; ``directional``, through a counted loss closure;
+``memory``, as ``call`` but measured by ``bptt.memory.measure``, whose peak comes
+back with the result; ``repeated``, once per seed of the case, with
+``np.random.default_rng(seed)`` as the last argument, the results stacked by key.
+
 The codec below turns nested tuples, lists, dicts, named tuples of the
 package and numbers into a JSON description plus a dict of arrays, and back.
 """
@@ -27,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bptt.gated import LSTMStepCache, sigmoid
+from bptt.memory import measure
 from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCache
 
 PROBE_DIR = "BPTT_PROBE_DIR"
@@ -254,7 +262,46 @@ def _directional_arguments(case: dict):
     return (f, x, case["grad"], rng, case["directions"], case["eps"]), calls
 
 
+def _materialized(value):
+    """``value`` with every leaf turned into a float64 array now, as ``plain`` would later."""
+    if isinstance(value, dict):
+        return {str(k): _materialized(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_materialized(v) for v in value]
+    if value is None:
+        return None
+    return np.array(value, dtype=np.float64, copy=True, subok=False)
+
+
+def _stacked(samples: list) -> dict[str, np.ndarray]:
+    """The results of repeated calls, each a dict of arrays, stacked by key: {key: (n, ...)}.
+
+    Raises TypeError or ValueError when the calls do not all return the same keys and shapes.
+    """
+    if not samples or not all(isinstance(sample, dict) for sample in samples):
+        kinds = sorted({type(sample).__name__ for sample in samples})
+        raise TypeError(f"each call must return a dict of arrays, got {', '.join(kinds) or 'nothing'}")
+    keys = list(samples[0])
+    if any(set(sample) != set(keys) for sample in samples):
+        raise ValueError(f"the calls returned dicts with different keys (the first has {keys})")
+    stacked = {}
+    for key in keys:
+        arrays = [np.array(sample[key], dtype=np.float64, copy=True, subok=False) for sample in samples]
+        if len({array.shape for array in arrays}) > 1:
+            raise ValueError(f"{key} has different shapes in different calls")
+        stacked[str(key)] = np.stack(arrays)
+    return stacked
+
+
 def _run_case(function, kind: str, case):
+    if kind == "memory":  # the peak memory of the call; the result is made plain inside the measurement
+        measured = measure(lambda *args: _materialized(function(*args)), *case)
+        return {"result": measured.result, "peak": float(measured.peak_bytes),
+                "seconds": float(measured.seconds)}
+    if kind == "repeated":  # one call per seed, each with its own generator; the results stacked
+        samples = [function(*case["arguments"], np.random.default_rng(int(seed)))
+                   for seed in case["seeds"]]
+        return {"samples": _stacked(samples)}
     if kind == "operator":  # the matrix comes as an Operator, whose applications are reported
         result = function(*case)
         applied = next(value for value in case if isinstance(value, Operator))

@@ -1,4 +1,4 @@
-"""`make grade` on chapters 1, 2, 3, 5 and 6: honest work earns its points, shortcuts earn none,
+"""`make grade` on chapters 1, 2, 3, 5, 6 and 7: honest work earns its points, shortcuts earn none,
 and written answers wait for the instructor without leaking the model answer.
 
 Each chapter's whole-notebook variants (an honest answer written apart from the reference, and
@@ -23,14 +23,14 @@ from autograder.grade import gradebook_url
 from autograder.repair import is_test
 
 from tests.conftest import ROOT, copy_with_manual_score, free_port, notebook_with_answers
-from tests.variants import ch01, ch02, ch03, ch05, ch06
+from tests.variants import ch01, ch02, ch03, ch05, ch06, ch07
 
 CH01, CH02, CH03 = "ch01-recurrent-networks-unrolled", "ch02-gradient-analysis", "ch03-truncation"
-CH05, CH06 = "ch05-vanishing-exploding", "ch06-eigenvalues-of-powers"
+CH05, CH06, CH07 = "ch05-vanishing-exploding", "ch06-eigenvalues-of-powers", "ch07-beyond-bptt"
 NOTEBOOK = {CH01: "recurrent-networks-unrolled.ipynb", CH02: "gradient-analysis.ipynb",
             CH03: "truncation.ipynb", CH05: "vanishing-exploding.ipynb",
-            CH06: "eigenvalues-of-powers.ipynb"}
-VARIANTS = {CH01: ch01, CH02: ch02, CH03: ch03, CH05: ch05, CH06: ch06}
+            CH06: "eigenvalues-of-powers.ipynb", CH07: "beyond-bptt.ipynb"}
+VARIANTS = {CH01: ch01, CH02: ch02, CH03: ch03, CH05: ch05, CH06: ch06, CH07: ch07}
 
 # Written answers a student gave (dave), for the formgrader and feedback tests.
 WRITTEN = {
@@ -39,6 +39,7 @@ WRITTEN = {
            "written_power": "The other components shrink by |lambda_j / lambda_1|^k.",
            "written_formal": "Expand x0 in the eigenvectors and divide by lambda_1^k.",
            "written_remedies": "Orthogonal initialisation and clipping the singular values."},
+    CH07: {"written_choice": "Checkpointed BPTT on windows of 2000 steps; UORO for updates at every step."},
 }
 
 
@@ -96,6 +97,8 @@ def test_shortcuts_are_flagged(graded):
     assert "uses torch" in rows[(student_id("torch through a rebuilt tanh forward pass"), CH02)]["flags"]
     assert "uses torch" in rows[(student_id("clipping_through_torch"), CH05)]["flags"]
     assert "uses matrix_power" in rows[(student_id("matrix_power"), CH06)]["flags"]
+    for label, flag in ch07.FLAGS.items():
+        assert flag in rows[(student_id(label), CH07)]["flags"], label
     assert not [key for key, row in rows.items() if key[0] in ("alice", "bob") and row["flags"]]
 
 

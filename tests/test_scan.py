@@ -15,6 +15,7 @@ from tests.conftest import ROOT, nbgrader_meta
 MATRIX_POWER, TORCH, RUNS = "uses matrix_power", "uses torch", "runs other programs"
 COMPUTED, BUILT = "computes names at run time", "runs code built from strings"
 INTROSPECTS, CHANNEL = "introspects functions or frames", "reads the grading channel or probe"
+TAMPERS, HIDES = "tampers with the memory measurement", "keeps memory out of the measurement"
 FLAGS = set(NAMES) | set(ATTRIBUTES) | set(STRINGS) | set(TEXT) | {UNPARSED}
 
 # (what the code tries, the code, the flag it must raise). `np` and `torch` come unimported from
@@ -117,6 +118,21 @@ OBFUSCATED = [
     ("fork", "import os\nos.fork()", "forks or ignores signals"),
     ("signals ignored", "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)",
      "forks or ignores signals"),
+    ("tracemalloc's peak reset", "import tracemalloc\ntracemalloc.reset_peak()", TAMPERS),
+    ("tracemalloc by a computed name", "import importlib\nimportlib.import_module('trace' + 'malloc').stop()",
+     TAMPERS),
+    ("reset_peak through getattr", "getattr(__import__('tracemalloc'), 'reset_' + 'peak')()", TAMPERS),
+    ("the measurement's own functions replaced", "import bptt.memory as m\nm._reset_peak = lambda: None",
+     TAMPERS),
+    ("the measurement's sampler starved", "import sys\nsys.setswitchinterval(1e6)", TAMPERS),
+    ("an anonymous memory map", "import mmap\nbuffer = mmap.mmap(-1, 2**20)\nH = np.frombuffer(buffer)",
+     HIDES),
+    ("a numpy memmap", "H = np.memmap('states.dat', dtype=float, mode='w+', shape=(1000, 64))", HIDES),
+    ("shared memory", "from multiprocessing import shared_memory\n"
+     "shared_memory.SharedMemory(create=True, size=2**20)", HIDES),
+    ("states in a temporary file", "import tempfile\nwith tempfile.TemporaryFile() as f:\n    np.save(f, H)",
+     HIDES),
+    ("states written and read back", "H.tofile('states.bin')\nH = np.fromfile('states.bin')", HIDES),
     ("code that does not parse", "def f(:\n    return matrix_power", UNPARSED),
     ("text of code that does not parse", "def f(:\n    return np.linalg.matrix_power", MATRIX_POWER),
 ]
@@ -169,6 +185,9 @@ HONEST = [
     "    raise RuntimeError('bad') from error",
     "import math\nfrom functools import reduce\nproduct = reduce(lambda a, b: a @ b, [np.eye(2)] * 3)",
     "with open('results.txt', 'w') as handle:\n    handle.write(str(math.pi))",
+    # Measuring one's own function, as chapter 7's notebook does.
+    "from bptt.memory import measure\nrun = measure(f, X, 3)\nprint(run.peak_bytes, run.seconds, run.result)",
+    "import bptt.memory\nfrom bptt.memory import Measurement, MeasurementError\nbptt.memory.measure(f)",
 ]
 
 

@@ -45,7 +45,11 @@ class Check:
     """How one test cell is graded.
 
     ``kind`` tells the probe how to call the function (``"call"``: with the case's
-    values as arguments; ``"directional"``: through a counted loss closure).
+    values as arguments; ``"directional"``: through a counted loss closure;
+    ``"operator"``: with a counted ``Operator``, whose applications come back too;
+    ``"memory"``: through ``bptt.memory.measure``, whose peak comes back with the result;
+    ``"repeated"``: once per seed of the case, with ``np.random.default_rng(seed)`` as the
+    last argument, the results stacked).
     ``cases(seed)`` builds the inputs from the grader's secret seed (an int in
     [0, 2**63)); ``verdict(case, result)`` returns None when the result is right
     and otherwise a message for the student.

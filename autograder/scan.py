@@ -73,8 +73,9 @@ NAMES = {
     INTROSPECTS: ("sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
                   "threading.settrace", "inspect", "gc", "traceback.walk_stack", "traceback.walk_tb"),
     # tracemalloc's peak can be reset or its tracing stopped; a long switch interval starves the
-    # sampler thread of bptt.memory that watches for that.
-    TAMPERS: ("tracemalloc", "_tracemalloc", "sys.setswitchinterval"),
+    # sampler thread of bptt.memory that watches for that; the measured call may not grow files.
+    TAMPERS: ("tracemalloc", "_tracemalloc", "sys.setswitchinterval", "resource.setrlimit",
+              "resource.prlimit"),
     # Memory that tracemalloc does not see: mapped, shared, or written to files and read back.
     HIDES: ("mmap", "numpy.memmap", "numpy.lib.format", "numpy.save", "numpy.savez",
             "numpy.savez_compressed", "numpy.load", "numpy.fromfile", "numpy.savetxt", "numpy.loadtxt",
@@ -111,7 +112,7 @@ STRINGS = {  # (a path component, not a word of a message: "(^|/)x(/|$)")
     "opens a database": r"(^|[/\\])gradebook|\.(db|sqlite3?)$",
     "uses torch": r"^(torch|functorch|bptt\.autograd)(\.\w+)*$",
     "uses matrix_power": r"^[\w.]*matrix_power$",
-    CHANNEL: r"BPTT_CHANNEL_FD|BPTT_PROBE_DIR|^/proc(/|$)|^/dev/fd(/|$)|^bptt\.(probe|runner)\b",
+    CHANNEL: r"BPTT_CHANNEL_FD|BPTT_PROBE_DIR|^/proc(/|$)|^/dev/fd(/|$)|^/inputs(/|$)|^bptt\.(probe|runner)\b",
     TAMPERS: r"^_?tracemalloc(\.|$)",
     HIDES: r"^/dev/shm(/|$)",
 }
@@ -133,7 +134,7 @@ TEXT = {
     BUILT: r"(eval|exec|compile)\s*\(|FunctionType|codeop|pickle|marshal",
     INTROSPECTS: r"__(closure|globals|code|self|wrapped|subclasses|mro)__|cell_contents|_getframe|"
                  r"f_(locals|globals|back)\b|import inspect|inspect\.|import gc|gc\.",
-    CHANNEL: r"bptt\.(probe|runner)|BPTT_CHANNEL_FD|BPTT_PROBE_DIR|environ|/proc\b|"
+    CHANNEL: r"bptt\.(probe|runner)|BPTT_CHANNEL_FD|BPTT_PROBE_DIR|environ|/proc\b|/inputs\b|"
              r"os\s*\.\s*(write|read|fdopen)\b",
     TAMPERS: r"tracemalloc|setswitchinterval|reset_peak|memory\s*\.\s*_",
     HIDES: r"mmap|memmap|shared_memory|SharedMemory|tempfile|tofile|fromfile|memfd_create|/dev/shm|"

@@ -127,6 +127,9 @@ def expected(assignment: str, name: str):
 STATE_SLACK = 12  # states of shape (B, h)
 PARAMETER_COPIES = 3  # times the bytes of all parameters
 CONSTANT_BYTES = 32 * 1024
+# The memory a call writes (bptt.memory.measure_apart) includes pages that Python's own
+# bookkeeping copies after the fork; honest calls write about 1.5 MiB more than they allocate.
+WRITTEN_SLACK = 16 * 2**20
 
 
 def state_bytes(B: int, h: int) -> int:
@@ -149,13 +152,22 @@ def allowance(budget: int, B: int, h: int, params: dict) -> int:
             + CONSTANT_BYTES)
 
 
-def memory_mismatch(peak_bytes, budget: int, B: int, h: int, params: dict) -> str | None:
-    """None if ``peak_bytes`` is within ``allowance``; else how many states' worth it was."""
+def memory_mismatch(peak_bytes, budget: int, B: int, h: int, params: dict,
+                    written_bytes: float | None = None) -> str | None:
+    """None if ``peak_bytes`` is within ``allowance`` (and ``written_bytes``, when given, within
+    it plus WRITTEN_SLACK); else how many states' worth it was."""
     try:
         peak = float(peak_bytes)
     except (TypeError, ValueError):
         return f"the peak memory could not be read: {type(peak_bytes).__name__}"
     state, limit = state_bytes(B, h), allowance(budget, B, h, params)
+    if written_bytes is not None and not (math.isfinite(written_bytes)
+                                          and 0 <= written_bytes <= limit + WRITTEN_SLACK):
+        return (f"the call wrote to {written_bytes / 2**20:.1f} MiB of memory, "
+                f"{written_bytes / state:.0f} states' worth (a state (B, h) = ({B}, {h}) is "
+                f"{state / 1024:g} KiB), though its budget is {budget} states: arrays made before the "
+                "call and filled during it count too. Keep at most "
+                f"{budget} states, and nothing whose size grows with T")
     if math.isfinite(peak) and 0 <= peak <= limit:
         return None
     return (f"the peak memory was {peak / 1024:.0f} KiB, {peak / state:.1f} states' worth (a state "

@@ -13,8 +13,8 @@ channel as hostile data: see ``unpack``.
 The check says how to call the function (its ``kind``): ``call``, with the case's
 values as arguments; ``operator``, the same, reporting the applications of the
 ``Operator`` among them; ``directional``, through a counted loss closure;
-``memory``, as ``call`` but measured by ``bptt.memory.measure``, whose peak comes
-back with the result; ``repeated``, once per seed of the case, with
+``memory``, as ``call`` but measured apart by ``bptt.memory.measure_apart``, whose
+peak and written memory come back with the result; ``repeated``, once per seed of the case, with
 ``np.random.default_rng(seed)`` as the last argument, the results stacked by key.
 
 The codec below turns nested tuples, lists, dicts, named tuples of the
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bptt.gated import LSTMStepCache, sigmoid
-from bptt.memory import measure
+from bptt.memory import measure_apart
 from bptt.rnn import LinearRNNCache, LinearStepCache, TanhRNNCache, TanhStepCache
 
 PROBE_DIR = "BPTT_PROBE_DIR"
@@ -294,10 +294,10 @@ def _stacked(samples: list) -> dict[str, np.ndarray]:
 
 
 def _run_case(function, kind: str, case):
-    if kind == "memory":  # the peak memory of the call; the result is made plain inside the measurement
-        measured = measure(lambda *args: _materialized(function(*args)), *case)
+    if kind == "memory":  # peak and written memory of the call, made apart; the result made plain there
+        measured = measure_apart(lambda *args: _materialized(function(*args)), *case)
         return {"result": measured.result, "peak": float(measured.peak_bytes),
-                "seconds": float(measured.seconds)}
+                "seconds": float(measured.seconds), "written": float(measured.written_bytes)}
     if kind == "repeated":  # one call per seed, each with its own generator; the results stacked
         samples = [function(*case["arguments"], np.random.default_rng(int(seed)))
                    for seed in case["seeds"]]

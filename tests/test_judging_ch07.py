@@ -26,8 +26,8 @@ import bptt
 from autograder.reference import ch07_beyond_bptt as ch07
 from autograder.reference.judging import judge, write_inputs
 from autograder.sandbox import Limits
-from bptt.checks import allowance, estimates_mismatch, state_bytes
-from bptt.memory import measure
+from bptt.checks import WRITTEN_SLACK, allowance, estimates_mismatch, state_bytes
+from bptt.memory import measure, measure_apart
 from bptt.probe import Activation, results
 from tests.conftest import ROOT, SEED_EXAMPLES, nbgrader_meta, over_seeds, seeds
 from tests.variants import ch07 as variants, load
@@ -265,9 +265,14 @@ def test_honest_peaks_stay_well_inside_the_allowance():
         *problem, budget = case.value
         X, _, h0, params = problem[:4]
         limit = _states(allowance(budget, X.shape[1], h0.shape[1], params), case)
+        written_limit = limit + _states(WRITTEN_SLACK, case)
         for function in HONEST["checkpointed"]:
-            peak = _states(measure(function, *problem, budget).peak_bytes, case)
+            measured = measure_apart(function, *problem, budget)
+            peak, written = _states(measured.peak_bytes, case), _states(measured.written_bytes, case)
             assert peak <= limit - 5, f"{function.__name__} on {case.label}: {peak:.1f} of {limit:.1f} states"
+            # Python's own pages copied after the fork add about 1.5 MiB; the slack is 16 MiB.
+            assert written <= written_limit - _states(8 * 2**20, case), (
+                f"{function.__name__} on {case.label}: wrote {written:.1f} of {written_limit:.1f} states")
 
 
 SHORTCUTS = namespace(*variants.FULL_BPTT.values())
@@ -334,13 +339,24 @@ def test_restarting_tracemalloc_earns_nothing(verdict):
         assert "MeasurementError" in verdict(check_id, RESTARTING.checkpointed_gradients, 3)
 
 
-def test_memory_outside_tracemalloc_passes_in_process_and_is_left_to_the_scan(verdict):
-    """What the process cannot see: the scan flags it (the end-to-end test checks the flag)."""
+def test_memory_outside_tracemalloc_is_counted_by_what_the_call_writes(verdict):
+    """Mapped memory and arrays made before the call are not traced; the pages written are counted."""
     from autograder.scan import scan
 
-    assert verdict("test_checkpointed_memory", MAPPED.checkpointed_gradients, 4) is None
+    preallocated = namespace(variants.PREALLOCATED["checkpointed"])  # 200 MB, freed with it
+    for function in (MAPPED.checkpointed_gradients, preallocated.checkpointed_gradients):
+        for check_id in ("test_checkpointed_hidden", "test_checkpointed_memory"):
+            assert "wrote to" in verdict(check_id, function, 4), check_id
     assert "keeps memory out of the measurement" in scan(list(variants.MAPPED.values()))
     assert "tampers with the memory measurement" in scan([variants.RESET_PEAK["checkpointed"]])
+
+
+def test_states_kept_in_files_earn_nothing(verdict, tmp_path, monkeypatch):
+    """Files cannot grow while the call is measured: writing the states fails."""
+    monkeypatch.chdir(tmp_path)
+    message = verdict("test_checkpointed_memory", namespace(variants.FILES["checkpointed"])
+                      .checkpointed_gradients, 4)
+    assert message is not None and "File too large" in message, message
 
 
 # ---------------------------------------------------------------- gradients without a backward pass

@@ -1,14 +1,16 @@
-"""bptt.memory.measure: the peak memory of one call, robust against a callee that meddles."""
+"""bptt.memory.measure and measure_apart: the peak memory of one call, robust against a callee that
+meddles, and the memory it writes."""
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 
 import numpy as np
 import pytest
 
-from bptt.memory import Measurement, MeasurementError, measure
+from bptt.memory import Measurement, MeasurementError, measure, measure_apart
 
 MB = 1 << 20
 
@@ -126,3 +128,68 @@ def test_exceptions_propagate_and_the_sampler_stops():
 def test_time_is_measured():
     m = measure(time.sleep, 0.05)
     assert 0.05 <= m.seconds < 1.0
+
+
+# ---------------------------------------------------------------- measure_apart, as the grader runs it
+
+BEFORE = np.ones(16 * MB // 8)  # made before any call: writing into it allocates nothing
+
+
+def fill_old_array() -> float:
+    BEFORE[:] = 2.0
+    return float(BEFORE[0])
+
+
+def test_apart_counts_memory_written_into_arrays_made_before_the_call():
+    measured = measure_apart(fill_old_array)
+    assert measured.result == 2.0 and BEFORE[0] == 1.0, "the call ran in a copy of the process"
+    assert measured.peak_bytes < MB  # tracemalloc sees nothing new
+    assert 16 * MB <= measured.written_bytes <= 20 * MB, measured.written_bytes
+
+
+def test_apart_counts_what_a_call_allocates_once():
+    measured = measure_apart(allocate, 8 * MB)
+    assert 8 * MB <= measured.peak_bytes <= 1.03 * 8 * MB
+    assert 8 * MB <= measured.written_bytes <= 8 * MB + 4 * MB, measured.written_bytes
+
+
+def test_apart_traces_afresh_so_freeing_older_memory_offsets_nothing():
+    """A traced ballast made before the call and freed during it does not hide new arrays."""
+    ballast = []
+
+    def swap() -> float:
+        ballast.clear()
+        return allocate(16 * MB)
+
+    tracemalloc.start()
+    try:
+        ballast.append(np.ones(32 * MB // 8))
+        assert measure(swap).peak_bytes < MB  # in process, the freed ballast offsets the new array
+        ballast.append(np.ones(32 * MB // 8))
+        assert measure_apart(swap).peak_bytes >= 16 * MB
+    finally:
+        tracemalloc.stop()
+
+
+def test_apart_files_cannot_grow(tmp_path):
+    def write() -> int:
+        with open(tmp_path / "states.bin", "wb", buffering=0) as handle:
+            return handle.write(np.ones(1000).tobytes())
+
+    with pytest.raises(OSError, match="File too large"):
+        measure_apart(write)
+
+
+def test_apart_reports_the_callees_error_and_leaves_no_child():
+    def fail():
+        raise ValueError("no gradient today")
+
+    with pytest.raises(ValueError, match="no gradient today"):
+        measure_apart(fail)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_apart_a_call_that_ends_its_process_is_an_error():
+    with pytest.raises(MeasurementError, match="ended its process"):
+        measure_apart(os._exit, 3)

@@ -125,6 +125,10 @@ OBFUSCATED = [
     ("the measurement's own functions replaced", "import bptt.memory as m\nm._reset_peak = lambda: None",
      TAMPERS),
     ("the measurement's sampler starved", "import sys\nsys.setswitchinterval(1e6)", TAMPERS),
+    ("files allowed to grow while measured", "import resource\n"
+     "resource.setrlimit(resource.RLIMIT_FSIZE, (-1, -1))", TAMPERS),
+    ("the probe's inputs read by their path", "import json\n"
+     "cases = json.load(open('/inputs/probe/test_checkpointed_memory.inputs.json'))", CHANNEL),
     ("an anonymous memory map", "import mmap\nbuffer = mmap.mmap(-1, 2**20)\nH = np.frombuffer(buffer)",
      HIDES),
     ("a numpy memmap", "H = np.memmap('states.dat', dtype=float, mode='w+', shape=(1000, 64))", HIDES),

@@ -10,12 +10,14 @@ with the mean cross-entropy against integer targets as the loss:
 1. ``checkpointed_gradients(X, targets, h0, params, phi, d_phi, budget)``: the gradients of
    L = 1/(T B) sum_t sum_b CE (W_hx, W_hh, b_h, W_qh, b_q and h0) while holding at most ``budget``
    arrays of shape (B, h) at once. Judged against full BPTT here to ``TOL``. Every call runs
-   through ``bptt.memory.measure`` in the probe (kind ``memory``), and on the long cases (the
+   through ``bptt.memory.measure_apart`` in the probe (kind ``memory``), and on the long cases (the
    visible T = 400, a hidden T = 400 with B = h = 64, and T = 300 to 3000 in the memory check)
    the peak must also stay within ``bptt.checks.allowance``: no room for storing every state,
    both z_t and h_t in segments of sqrt(T), or the input projections of all steps at once. On
    these sizes, differentiating the forward pass instead takes minutes, past a cell's limit.
-   Memory kept where tracemalloc does not look (maps, files) is the scan's to flag.
+   The memory the call writes must stay within the allowance plus ``WRITTEN_SLACK`` too: arrays
+   made before the call and filled during it, and mapped memory, which tracemalloc does not see,
+   count there; files cannot grow during the call. The scan flags such code as well.
 2. ``uoro_step``: one step of UORO (Tallec and Ollivier 2018) for one stream, judged to ``TOL``
    for given signs nu.
 3. ``uoro_gradient(X, targets, h0, params, phi, d_phi, rng)``: one UORO estimate of the gradient
@@ -358,16 +360,16 @@ def _gradient_verdict(case: Case, result) -> str | None:
 
 def _measured_verdict(case: Case, result) -> str | None:
     """The gradients to TOL; then, where the case says so, the peak memory against the allowance."""
-    if not isinstance(result, dict) or set(result) != {"result", "peak", "seconds"}:
+    if not isinstance(result, dict) or set(result) != {"result", "peak", "seconds", "written"}:
         return "the check's record is incomplete"
     message = _gradient_verdict(case, result["result"])
     if message or not case.secret:
         return message
     X, _, h0, params, _, _, budget = case.value
-    peak = result["peak"]
-    if not isinstance(peak, np.ndarray) or peak.shape != ():
+    peak, written = result["peak"], result["written"]
+    if not all(isinstance(v, np.ndarray) and v.shape == () for v in (peak, written)):
         return "the peak memory could not be read"
-    return memory_mismatch(float(peak), budget, X.shape[1], h0.shape[1], params)
+    return memory_mismatch(float(peak), budget, X.shape[1], h0.shape[1], params, float(written))
 
 
 # --- UORO cases ----------------------------------------------------------------------------------

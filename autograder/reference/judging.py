@@ -47,7 +47,8 @@ class Check:
     ``kind`` tells the probe how to call the function (``"call"``: with the case's
     values as arguments; ``"directional"``: through a counted loss closure;
     ``"operator"``: with a counted ``Operator``, whose applications come back too;
-    ``"memory"``: through ``bptt.memory.measure``, whose peak comes back with the result;
+    ``"memory"``: through ``bptt.memory.measure_apart``, whose peak and written memory
+    come back with the result;
     ``"repeated"``: once per seed of the case, with ``np.random.default_rng(seed)`` as the
     last argument, the results stacked).
     ``cases(seed)`` builds the inputs from the grader's secret seed (an int in

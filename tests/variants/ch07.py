@@ -373,8 +373,9 @@ def checkpointed_gradients(X, targets, h0, params, phi, d_phi, budget):
         "2.0 * rng.integers(0, 2, size=(T, n)) - 1.0", "rng.standard_normal((T, n))"),
 }
 
-# Every state stored in anonymous mapped memory, which tracemalloc does not see: the measurement
-# cannot tell, the scan flags it. UORO with signs uniform in [-1, 1]: biased.
+# Every state stored in anonymous mapped memory, which tracemalloc does not see: the pages the
+# call writes are counted all the same, and the scan flags it. UORO with signs uniform in [-1, 1]:
+# biased.
 MAPPED = {
     "checkpointed": '''
 import mmap
@@ -407,6 +408,87 @@ def checkpointed_gradients(X, targets, h0, params, phi, d_phi, budget):
         "2.0 * rng.integers(0, 2, size=(T, n)) - 1.0", "rng.uniform(-1.0, 1.0, size=(T, n))"),
 }
 
+# Found by a red team, judged in process (tests/test_judging_ch07.py). Every state and
+# pre-activation written into arrays made before the call: nothing is allocated during it, so
+# tracemalloc sees nothing, but the pages the call writes are counted (bptt.memory.measure_apart).
+PREALLOCATED = {
+    "checkpointed": '''
+_HS = np.ones(3001 * 64 * 64)
+_ZS = np.ones(3000 * 64 * 64)
+
+
+def checkpointed_gradients(X, targets, h0, params, phi, d_phi, budget):
+    T, B = targets.shape
+    n = h0.shape[1]
+    P = params
+    H = _HS[:(T + 1) * B * n].reshape(T + 1, B, n)
+    Z = _ZS[:T * B * n].reshape(T, B, n)
+    H[0] = h0
+    for t in range(T):
+        Z[t] = X[t] @ P["W_hx"].T + H[t] @ P["W_hh"].T + P["b_h"]
+        H[t + 1] = phi(Z[t])
+    grads = {k: np.zeros(np.shape(v)) for k, v in P.items()}
+    back = np.zeros(h0.shape)
+    for t in range(T - 1, -1, -1):
+        d_o = softmax(H[t + 1] @ P["W_qh"].T + P["b_q"])
+        d_o[np.arange(B), targets[t]] -= 1.0
+        d_o /= T * B
+        grads["W_qh"] += d_o.T @ H[t + 1]
+        grads["b_q"] += d_o.sum(axis=0)
+        delta = (back + d_o @ P["W_qh"]) * d_phi(Z[t])
+        grads["W_hx"] += delta.T @ X[t]
+        grads["W_hh"] += delta.T @ H[t]
+        grads["b_h"] += delta.sum(axis=0)
+        back = delta @ P["W_hh"]
+    grads["h0"] = back
+    return grads
+''',
+}
+
+# Every state written to plain files and read back one at a time: the call is measured where
+# files cannot grow.
+FILES = {
+    "checkpointed": _BPTT + '''
+def checkpointed_gradients(X, targets, h0, params, phi, d_phi, budget):
+    T, B = targets.shape
+    P = params
+    per_file = 400  # steps per file, so that no file nears the size limit of one file
+    files = [open(f"scratch_{i}.bin", "w+b") for i in range(-(-T // per_file))]
+    h = h0
+    for t in range(T):
+        h = phi(X[t] @ P["W_hx"].T + h @ P["W_hh"].T + P["b_h"])
+        files[t // per_file].write(np.ascontiguousarray(h))
+
+    def state(t):
+        if t < 0:
+            return h0
+        out = np.empty(h0.shape)
+        f = files[t // per_file]
+        f.seek((t % per_file) * out.nbytes)
+        f.readinto(out)
+        return out
+
+    grads = {k: np.zeros(np.shape(v)) for k, v in P.items()}
+    back = np.zeros(h0.shape)
+    for t in range(T - 1, -1, -1):
+        h_t, h_before = state(t), state(t - 1)
+        d_o = softmax(h_t @ P["W_qh"].T + P["b_q"])
+        d_o[np.arange(B), targets[t]] -= 1.0
+        d_o /= T * B
+        grads["W_qh"] += d_o.T @ h_t
+        grads["b_q"] += d_o.sum(axis=0)
+        delta = (back + d_o @ P["W_qh"]) * d_phi(X[t] @ P["W_hx"].T + h_before @ P["W_hh"].T + P["b_h"])
+        grads["W_hx"] += delta.T @ X[t]
+        grads["W_hh"] += delta.T @ h_before
+        grads["b_h"] += delta.sum(axis=0)
+        back = delta @ P["W_hh"]
+    for f in files:
+        f.close()
+    grads["h0"] = back
+    return grads
+''',
+}
+
 # Finite differences are judged in process only (tests/test_judging_ch07.py): graded whole they
 # would spend three cells' time limits, 90 s, to show what those tests show.
 ANSWERS = {"honest": HONEST, "full_bptt": FULL_BPTT, "projections": PROJECTIONS, "z_and_h": Z_AND_H,
@@ -414,10 +496,8 @@ ANSWERS = {"honest": HONEST, "full_bptt": FULL_BPTT, "projections": PROJECTIONS,
            "restart_tracing": RESTART_TRACING, "mapped": MAPPED}
 EXPECTED = {"honest": 12, "full_bptt": 0, "projections": 0, "z_and_h": 0,
             "complex_step": 0, "delegates": 0, "reset_peak": 0,
-            # uoro_step is honest in these two. The process cannot see mapped memory: the hidden
-            # checks pass (the scan flags it); on the visible long case the 800 small mapped arrays'
-            # Python objects alone exceed the allowance.
-            "restart_tracing": 2, "mapped": 6}
+            # uoro_step is honest in these two.
+            "restart_tracing": 2, "mapped": 2}
 FLAGS = {"reset_peak": "tampers with the memory measurement",
          "restart_tracing": "tampers with the memory measurement",
          "mapped": "keeps memory out of the measurement"}

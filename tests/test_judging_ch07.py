@@ -26,7 +26,7 @@ import bptt
 from autograder.reference import ch07_beyond_bptt as ch07
 from autograder.reference.judging import judge, write_inputs
 from autograder.sandbox import Limits
-from bptt.checks import WRITTEN_SLACK, allowance, estimates_mismatch, state_bytes
+from bptt.checks import WRITTEN_SLACK, allowance, state_bytes
 from bptt.memory import measure, measure_apart
 from bptt.probe import Activation, results
 from tests.conftest import ROOT, SEED_EXAMPLES, nbgrader_meta, over_seeds, seeds
@@ -157,21 +157,32 @@ def uoro_step_flat(x, h_prev, s_tilde, theta_tilde, nu, params, phi, d_phi):
                                             for n, part in zip(names, np.split(theta, sizes))}
 
 
-def uoro_gradient_per_step(X, targets, h0, params, phi, d_phi, rng):
-    """A sign drawn at each step with rng.choice; the estimate added up step by step."""
-    T = len(X)
-    h, s = h0, np.zeros(len(h0))
-    theta = {n: np.zeros(np.shape(params[n])) for n in ("W_hx", "W_hh", "b_h")}
-    grads = {n: np.zeros(np.shape(v)) for n, v in params.items()}
-    for t in range(T):
-        h, s, theta = uoro_step_flat(X[t], h, s, theta, rng.choice([-1.0, 1.0], size=len(h0)),
-                                     params, phi, d_phi)
-        d_o = _cross_entropy_delta(h[None], targets[t:t + 1], params["W_qh"], params["b_q"], 1.0 / T)[0]
-        grads["W_qh"] += np.outer(d_o, h)
-        grads["b_q"] += d_o
-        for n in theta:
-            grads[n] += (d_o @ params["W_qh"] @ s) * theta[n]
-    return grads
+def once(rng, h):
+    return rng.choice([-1.0, 1.0], size=h)
+
+
+def with_signs(draw):
+    """UORO (the honest step) with the signs of each step drawn by ``draw(rng, h)``."""
+    def estimate(X, targets, h0, params, phi, d_phi, rng):
+        T = len(X)
+        h, s = h0, np.zeros(len(h0))
+        theta = {n: np.zeros(np.shape(params[n])) for n in ch07.RECURRENT}
+        grads = {n: np.zeros(np.shape(v)) for n, v in params.items()}
+        fixed = draw(rng, len(h0)) if draw is once else None  # one draw for every step
+        for t in range(T):
+            nu = fixed if draw is once else draw(rng, len(h0))
+            h, s, theta = uoro_step_flat(X[t], h, s, theta, nu, params, phi, d_phi)
+            d_o = _cross_entropy_delta(h[None], targets[t:t + 1], params["W_qh"], params["b_q"], 1.0 / T)[0]
+            grads["W_qh"] += np.outer(d_o, h)
+            grads["b_q"] += d_o
+            for n in theta:
+                grads[n] += (d_o @ params["W_qh"] @ s) * theta[n]
+        return grads
+    return estimate
+
+
+# A sign drawn at each step with rng.choice; the estimate added up step by step.
+uoro_gradient_per_step = with_signs(lambda rng, h: rng.choice([-1.0, 1.0], size=h))
 
 
 HONEST = {
@@ -464,30 +475,6 @@ def noisy(scale):
             grads[key] = grads[key] + scale(grads[key]) * rng.standard_normal(np.shape(grads[key]))
         return grads
     return estimate
-
-
-def with_signs(draw):
-    """UORO (the honest step) with the signs of each step drawn by ``draw(rng, h)``."""
-    def estimate(X, targets, h0, params, phi, d_phi, rng):
-        T = len(X)
-        h, s = h0, np.zeros(len(h0))
-        theta = {n: np.zeros(np.shape(params[n])) for n in ch07.RECURRENT}
-        grads = {n: np.zeros(np.shape(v)) for n, v in params.items()}
-        fixed = draw(rng, len(h0))
-        for t in range(T):
-            nu = fixed if draw is once else draw(rng, len(h0))
-            h, s, theta = uoro_step_flat(X[t], h, s, theta, nu, params, phi, d_phi)
-            d_o = _cross_entropy_delta(h[None], targets[t:t + 1], params["W_qh"], params["b_q"], 1.0 / T)[0]
-            grads["W_qh"] += np.outer(d_o, h)
-            grads["b_q"] += d_o
-            for n in theta:
-                grads[n] += (d_o @ params["W_qh"] @ s) * theta[n]
-        return grads
-    return estimate
-
-
-def once(rng, h):
-    return rng.choice([-1.0, 1.0], size=h)
 
 
 UNSCALED = namespace(variants.RESET_PEAK["uoro_step"], variants.RESET_PEAK["uoro_gradient"]).uoro_gradient
